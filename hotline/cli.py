@@ -1,0 +1,178 @@
+"""Command line: ``hotline serve | demo | simulate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .app import create_app
+from .config import OperatorSeat, Settings, load_settings
+from .logs import setup_logging
+from .simulator.model import SeatScript, SimAsterisk
+from .simulator.standin import StandIn
+from .simulator.traffic import TrafficProfile, TrafficResults, generate_calls, login_operators
+
+log = logging.getLogger("hotline")
+
+
+def demo_seats(count: int, first: int = 1001) -> list[OperatorSeat]:
+    """A small hotline: generalists, and specialists for the merged 12315 and 12333 lines."""
+    seats = []
+    for i in range(count):
+        n = first + i
+        if i % 6 == 4:
+            skills = {"market": 5, "general": 2}
+        elif i % 6 == 5:
+            skills = {"labour": 5, "general": 2}
+        else:
+            skills = {"general": 3 + (i % 3 == 0), "market": 1, "labour": 1}
+        seats.append(OperatorSeat(id=str(n), endpoint=f"PJSIP/{n}", name=f"坐席{n}",
+                                  skills=skills))
+    return seats
+
+
+async def _run_server(settings: Settings, stop: asyncio.Event) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+    log.info("hotline listening on http://%s:%d", settings.http_host, settings.http_port)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    await _run_server(settings, _stop_event())
+    return 0
+
+
+async def demo(args: argparse.Namespace) -> int:
+    """Everything on one machine: stand-in, embedded Redis, the server, scripted traffic."""
+    sim = SimAsterisk(sounds={"hotline/welcome": 2.0}, seed=args.seed)
+    seats = demo_seats(args.seats)
+    for seat in seats:
+        sim.add_endpoint(seat.id, SeatScript(answer_delay_s=args.answer_delay,
+                                             answer_prob=0.97))
+    standin = await StandIn(sim, ari_port=args.ari_port, ami_port=args.ami_port).start()
+    settings = load_settings(
+        ari_url=standin.ari_url, ami_port=standin.ami_port, http_port=args.port,
+        operators=seats, wrapup_s=args.wrapup)
+    stop = _stop_event()
+    server = asyncio.create_task(_run_server(settings, stop))
+    base = f"http://{settings.http_host}:{settings.http_port}"
+    await login_operators(base, [s.id for s in seats])
+    print(f"""
+hotline demo is up
+  desk/API   {base}/            health {base}/healthz   metrics {base}/metrics
+  operators  {base}/api/agents   live calls {base}/api/calls
+  stand-in   ARI {standin.ari_url}/ari  AMI 127.0.0.1:{standin.ami_port}
+  traffic    {args.rate} calls/s, {len(seats)} scripted operators; Ctrl-C stops
+""", flush=True)
+    profile = TrafficProfile(calls_per_second=args.rate, talk_mean_s=args.talk,
+                             patience_mean_s=args.patience, duration_s=args.duration or None,
+                             seed=args.seed)
+    results = TrafficResults()
+    traffic = asyncio.create_task(generate_calls(sim, profile, results))
+    start = time.monotonic()
+    while not stop.is_set() and not (args.duration and traffic.done()):
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=args.report_every)
+        st = sim.stats
+        print(f"[{time.monotonic() - start:6.0f}s] calls {st.calls}  answered {st.answered}  "
+              f"abandoned {st.abandoned}  fallback {st.fallback_calls}  "
+              f"live channels {len(sim.channels)}", flush=True)
+    traffic.cancel()
+    stop.set()
+    await server
+    await standin.stop()
+    print(json.dumps({"outcomes": dict(results.outcomes)}, ensure_ascii=False))
+    return 0
+
+
+async def simulate(args: argparse.Namespace) -> int:
+    """The stand-in alone, with traffic, for a server running elsewhere."""
+    sim = SimAsterisk(sounds={"hotline/welcome": args.greeting}, seed=args.seed)
+    ids = [str(1001 + i) for i in range(args.seats)]
+    for op_id in ids:
+        sim.add_endpoint(op_id, SeatScript(answer_delay_s=args.answer_delay))
+    standin = await StandIn(sim, ari_port=args.ari_port, ami_port=args.ami_port).start()
+    print(json.dumps({"ari_url": standin.ari_url, "ami_port": standin.ami_port}), flush=True)
+    if args.server:
+        while not sim.app_connected:
+            await asyncio.sleep(0.1)
+        await login_operators(args.server, ids)
+    results = TrafficResults()
+    profile = TrafficProfile(calls_per_second=args.rate, total_calls=args.calls or None,
+                             duration_s=args.duration or None, talk_mean_s=args.talk,
+                             patience_mean_s=args.patience, seed=args.seed)
+    await generate_calls(sim, profile, results)
+    await standin.stop()
+    summary: dict[str, Any] = {"outcomes": dict(results.outcomes), **sim.stats.as_dict()}
+    if results.waits:
+        w = sorted(results.waits)
+        summary["wait_p50_s"] = w[len(w) // 2]
+        summary["answered_within_15s"] = sum(x <= 15 for x in w) / len(w)
+    print(json.dumps(summary), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="hotline", description="12345 hotline contact-centre server")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("serve", help="run the server against the configured Asterisk")
+    d = sub.add_parser("demo", help="stand-in + embedded Redis + server + scripted calls")
+    d.add_argument("--port", type=int, default=8080)
+    d.add_argument("--ari-port", type=int, default=8088)
+    d.add_argument("--ami-port", type=int, default=5038)
+    d.add_argument("--seats", type=int, default=12)
+    d.add_argument("--rate", type=float, default=0.3, help="new calls per second")
+    d.add_argument("--talk", type=float, default=20.0, help="mean talk time, s")
+    d.add_argument("--patience", type=float, default=90.0, help="mean caller patience, s")
+    d.add_argument("--answer-delay", type=float, default=1.5)
+    d.add_argument("--wrapup", type=float, default=3.0)
+    d.add_argument("--duration", type=float, default=0.0, help="stop after this many s")
+    d.add_argument("--report-every", type=float, default=10.0)
+    d.add_argument("--seed", type=int, default=None)
+    s = sub.add_parser("simulate", help="the Asterisk stand-in with scripted traffic")
+    s.add_argument("--ari-port", type=int, default=8088)
+    s.add_argument("--ami-port", type=int, default=5038)
+    s.add_argument("--server", default="", help="hotline base URL, to log operators in")
+    s.add_argument("--seats", type=int, default=20)
+    s.add_argument("--rate", type=float, default=1.0)
+    s.add_argument("--calls", type=int, default=0)
+    s.add_argument("--duration", type=float, default=0.0)
+    s.add_argument("--talk", type=float, default=20.0)
+    s.add_argument("--patience", type=float, default=90.0)
+    s.add_argument("--answer-delay", type=float, default=1.0)
+    s.add_argument("--greeting", type=float, default=2.0)
+    s.add_argument("--seed", type=int, default=None)
+    args = p.parse_args(argv)
+    settings = Settings()
+    setup_logging(settings.log_level, settings.log_format)
+    handlers = {"serve": serve, "demo": demo, "simulate": simulate}
+    return asyncio.run(handlers[args.cmd](args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Every setting and its default, in one place.
+
+Values come from the environment (``HOTLINE_*``; ``REDIS_URL``, ``DATABASE_URL`` and
+``ASR_MODEL`` are accepted unprefixed as DESIGN.md names them) or from a TOML file named
+by ``HOTLINE_CONFIG``. Nothing else in the package reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class OperatorSeat(BaseModel):
+    """A seat the router may offer calls to: its id, SIP endpoint, skills and languages."""
+
+    id: str
+    endpoint: str
+    name: str = ""
+    skills: dict[str, int] = Field(default_factory=lambda: {"general": 3})
+    languages: list[str] = Field(default_factory=lambda: ["zh"])
+
+
+class LineConfig(BaseModel):
+    """An incoming number (12345 or a merged hotline) and the skill its callers need."""
+
+    number: str
+    skill: str = "general"
+    language: str = "zh"
+    priority: int = 0
+
+
+def _default_lines() -> list[LineConfig]:
+    return [
+        LineConfig(number="12345", skill="general"),
+        LineConfig(number="12315", skill="market"),
+        LineConfig(number="12333", skill="labour"),
+    ]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+
+    # Asterisk
+    ari_url: str = "http://127.0.0.1:8088"
+    ari_user: str = "hotline"
+    ari_password: str = "hotline"
+    ari_app: str = "hotline"
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "hotline"
+    ami_secret: str = "hotline"
+    ami_enabled: bool = True
+    reconnect_initial_s: float = 0.2
+    reconnect_max_s: float = 10.0
+
+    # Live state and records
+    redis_url: str = Field(
+        default="", validation_alias=AliasChoices("HOTLINE_REDIS_URL", "REDIS_URL")
+    )
+    redis_prefix: str = "hotline:"
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///var/hotline.sqlite3",
+        validation_alias=AliasChoices("HOTLINE_DATABASE_URL", "DATABASE_URL"),
+    )
+    data_dir: Path = Path("var")
+    asr_model: str = Field(
+        default="../shared/models/vosk-model-small-cn-0.22",
+        validation_alias=AliasChoices("HOTLINE_ASR_MODEL", "ASR_MODEL"),
+    )
+
+    # Web
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+
+    # Call handling
+    greeting_sound: str = "sound:hotline/welcome"
+    fallback_context: str = "hotline-fallback"
+    fallback_extension: str = "s"
+    moh_class: str = "default"
+    ring_timeout_s: float = 10.0
+    wrapup_s: float = 5.0
+    record_calls: bool = True
+    lines: list[LineConfig] = Field(default_factory=_default_lines)
+    operators: list[OperatorSeat] = Field(default_factory=list)
+
+    # Routing and service level
+    sla_seconds: float = 15.0
+    short_abandon_seconds: float = 5.0
+    widening_steps_s: list[float] = Field(default_factory=lambda: [5.0, 10.0])
+    operator_order: Literal["longest_idle", "round_robin", "least_calls", "least_talk"] = (
+        "longest_idle"
+    )
+    router_tick_s: float = 1.0
+
+    # Logging
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("HOTLINE_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    def line(self, number: str) -> LineConfig:
+        for line in self.lines:
+            if line.number == number:
+                return line
+        return LineConfig(number=number)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

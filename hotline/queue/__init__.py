@@ -1,0 +1,1 @@
+"""Skill-based routing: models, pure policy, Redis store, router loop, staffing math."""

@@ -1,0 +1,332 @@
+"""Live routing state in Redis. The only module that knows Redis keys.
+
+Every change two server instances could race on (reserving an operator for a call,
+removing a call from the queue, changing an operator's state) is one Lua script.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from .models import Operator, OperatorState, Task
+
+# Score of a waiting task: lower is served first. Priority dominates, then enqueue time.
+PRIORITY_WEIGHT = 1e10
+
+
+def task_score(task: Task) -> float:
+    return task.enqueued_at - task.priority * PRIORITY_WEIGHT
+
+
+_RESERVE = """
+-- KEYS: op hash, task hash, waiting zset, ready zset, reservations zset
+-- ARGV: op id, call id, now, deadline
+if redis.call('HGET', KEYS[1], 'state') ~= 'ready' then return 0 end
+if redis.call('HGET', KEYS[2], 'state') ~= 'waiting' then return -1 end
+redis.call('HSET', KEYS[1], 'state', 'reserved', 'state_since', ARGV[3], 'call_id', ARGV[2],
+           'last_offer_at', ARGV[3], 'reason', '')
+redis.call('HSET', KEYS[2], 'state', 'offered', 'operator', ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[2])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[2])
+return 1
+"""
+
+_RELEASE = """
+-- Offer not taken: the call goes back to its place (its score is unchanged, so it stays
+-- ahead of later callers); the operator goes to ARGV[3] (ready or not_ready).
+-- KEYS: op hash, task hash, waiting zset, ready zset, reservations zset
+-- ARGV: op id, call id, op target state, now, reason, operators this call skips
+redis.call('ZREM', KEYS[5], ARGV[2])
+local released = 0
+if redis.call('HGET', KEYS[1], 'call_id') == ARGV[2]
+   and redis.call('HGET', KEYS[1], 'state') == 'reserved' then
+  redis.call('HSET', KEYS[1], 'state', ARGV[3], 'state_since', ARGV[4], 'call_id', '',
+             'reason', ARGV[5])
+  if ARGV[3] == 'ready' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1]) end
+  released = 1
+end
+if redis.call('HGET', KEYS[2], 'state') == 'offered'
+   and redis.call('HGET', KEYS[2], 'operator') == ARGV[1] then
+  redis.call('HSET', KEYS[2], 'state', 'waiting', 'operator', '')
+  redis.call('ZADD', KEYS[3], redis.call('HGET', KEYS[2], 'score'), ARGV[2])
+  redis.call('HINCRBY', KEYS[2], 'offers', 1)
+  redis.call('HSET', KEYS[2], 'excluded', ARGV[6])
+  return released + 2
+end
+return released
+"""
+
+_ANSWER = """
+-- KEYS: op hash, task hash, reservations zset
+-- ARGV: op id, call id, now
+if redis.call('HGET', KEYS[2], 'operator') ~= ARGV[1] then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[2])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'state', 'on_call', 'state_since', ARGV[3], 'call_id', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'calls_today', 1)
+return 1
+"""
+
+_REMOVE_TASK = """
+-- The caller left (abandon or hang-up) or the call left the queue another way.
+-- KEYS: task hash, waiting zset, reservations zset, ready zset
+-- ARGV: call id, now
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return nil end
+local op = redis.call('HGET', KEYS[1], 'operator')
+local enq = redis.call('HGET', KEYS[1], 'enqueued_at')
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return {state, op or '', enq}
+"""
+
+_SET_STATE = """
+-- Change an operator's state if its current state is one of ARGV[5..].
+-- KEYS: op hash, ready zset
+-- ARGV: op id, target state, now, reason, allowed current states...
+local cur = redis.call('HGET', KEYS[1], 'state')
+if not cur then return {'missing'} end
+local ok = false
+for i = 5, #ARGV do if ARGV[i] == cur then ok = true end end
+if not ok then return {'refused', cur} end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'state_since', ARGV[3], 'reason', ARGV[4])
+if ARGV[2] ~= 'reserved' and ARGV[2] ~= 'on_call' then
+  redis.call('HSET', KEYS[1], 'call_id', '')
+end
+if ARGV[2] == 'ready' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+else redis.call('ZREM', KEYS[2], ARGV[1]) end
+return {'ok', cur}
+"""
+
+
+class RedisStore:
+    """Operators, waiting calls, reservations and the domain event stream."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = "hotline:") -> None:
+        self.r = client
+        self.p = prefix
+        self._reserve = client.register_script(_RESERVE)
+        self._release = client.register_script(_RELEASE)
+        self._answer = client.register_script(_ANSWER)
+        self._remove = client.register_script(_REMOVE_TASK)
+        self._set_state = client.register_script(_SET_STATE)
+
+    # keys
+    def k_op(self, op_id: str) -> str:
+        return f"{self.p}op:{op_id}"
+
+    def k_task(self, call_id: str) -> str:
+        return f"{self.p}task:{call_id}"
+
+    @property
+    def k_ops(self) -> str:
+        return f"{self.p}ops"
+
+    @property
+    def k_ready(self) -> str:
+        return f"{self.p}ops:ready"
+
+    @property
+    def k_waiting(self) -> str:
+        return f"{self.p}waiting"
+
+    @property
+    def k_reservations(self) -> str:
+        return f"{self.p}reservations"
+
+    @property
+    def k_events(self) -> str:
+        return f"{self.p}events"
+
+    def k_inbox(self, instance: str) -> str:
+        return f"{self.p}inbox:{instance}"
+
+    # operators
+    async def upsert_operator(self, op: Operator) -> None:
+        """Register a seat's static data; its live state is kept if it already exists."""
+        key = self.k_op(op.id)
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={
+                "id": op.id, "endpoint": op.endpoint, "skills": json.dumps(op.skills),
+                "languages": ",".join(sorted(op.languages)),
+            })
+            pipe.hsetnx(key, "state", op.state.value)
+            pipe.hsetnx(key, "state_since", op.state_since)
+            pipe.sadd(self.k_ops, op.id)
+            await pipe.execute()
+
+    async def set_operator_state(
+        self, op_id: str, state: OperatorState, now: float, reason: str = "",
+        allowed_from: Iterable[OperatorState] = tuple(OperatorState),
+    ) -> tuple[str, str]:
+        res = await self._set_state(
+            keys=[self.k_op(op_id), self.k_ready],
+            args=[op_id, state.value, now, reason, *[s.value for s in allowed_from]],
+        )
+        out = [x.decode() if isinstance(x, bytes) else str(x) for x in res]
+        return out[0], (out[1] if len(out) > 1 else "")
+
+    async def set_operator_fields(self, op_id: str, **fields: Any) -> None:
+        await self.r.hset(self.k_op(op_id), mapping={k: str(v) for k, v in fields.items()})
+
+    async def add_talk_seconds(self, op_id: str, seconds: float) -> None:
+        await self.r.hincrbyfloat(self.k_op(op_id), "talk_seconds", seconds)
+
+    async def get_operator(self, op_id: str) -> Operator | None:
+        data = await self.r.hgetall(self.k_op(op_id))
+        return _operator(data) if data else None
+
+    async def operators(self, ids: Iterable[str] | None = None) -> list[Operator]:
+        if ids is None:
+            ids = sorted(x.decode() for x in await self.r.smembers(self.k_ops))
+        ids = list(ids)
+        async with self.r.pipeline(transaction=False) as pipe:
+            for op_id in ids:
+                pipe.hgetall(self.k_op(op_id))
+            rows = await pipe.execute()
+        return [_operator(d) for d in rows if d]
+
+    async def ready_operators(self) -> list[Operator]:
+        ids = [x.decode() for x in await self.r.zrange(self.k_ready, 0, -1)]
+        return [op for op in await self.operators(ids) if op.state is OperatorState.READY]
+
+    # tasks
+    async def enqueue(self, task: Task) -> Task:
+        """Queue a call. If it is already queued (a resync), keep its place and return it."""
+        key = self.k_task(task.call_id)
+        fields = _task_fields(task)
+        created = await self.r.hsetnx(key, "call_id", task.call_id)
+        if created:
+            async with self.r.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping=fields)
+                pipe.zadd(self.k_waiting, {task.call_id: task_score(task)})
+                await pipe.execute()
+            return task
+        existing = await self.get_task(task.call_id)
+        return existing or task
+
+    async def get_task(self, call_id: str) -> Task | None:
+        data = await self.r.hgetall(self.k_task(call_id))
+        return _task(data) if data and b"skills" in data else None
+
+    async def task_state(self, call_id: str) -> str | None:
+        v = await self.r.hget(self.k_task(call_id), "state")
+        return v.decode() if v else None
+
+    async def waiting_tasks(self, limit: int = 10_000) -> list[Task]:
+        ids = [x.decode() for x in await self.r.zrange(self.k_waiting, 0, limit - 1)]
+        async with self.r.pipeline(transaction=False) as pipe:
+            for call_id in ids:
+                pipe.hgetall(self.k_task(call_id))
+            rows = await pipe.execute()
+        return [_task(d) for d in rows if d and b"skills" in d]
+
+    async def waiting_count(self) -> int:
+        return int(await self.r.zcard(self.k_waiting))
+
+    async def position(self, call_id: str) -> int | None:
+        rank = await self.r.zrank(self.k_waiting, call_id)
+        return None if rank is None else int(rank) + 1
+
+    async def remove_task(self, call_id: str, now: float) -> tuple[str, str, float] | None:
+        res = await self._remove(
+            keys=[self.k_task(call_id), self.k_waiting, self.k_reservations, self.k_ready],
+            args=[call_id, now],
+        )
+        if not res:
+            return None
+        state, op, enq = (x.decode() if isinstance(x, bytes) else x for x in res)
+        return state, op, float(enq)
+
+    # reservations
+    async def reserve(self, op_id: str, call_id: str, now: float, deadline: float) -> int:
+        """1: reserved; 0: operator no longer ready; -1: call no longer waiting."""
+        return int(await self._reserve(
+            keys=[self.k_op(op_id), self.k_task(call_id), self.k_waiting, self.k_ready,
+                  self.k_reservations],
+            args=[op_id, call_id, now, deadline],
+        ))
+
+    async def release(self, op_id: str, call_id: str, op_state: OperatorState, now: float,
+                      reason: str = "", exclude: Iterable[str] = ()) -> int:
+        """Undo a reservation. Bit 1: operator released; bit 2: call back in the queue."""
+        return int(await self._release(
+            keys=[self.k_op(op_id), self.k_task(call_id), self.k_waiting, self.k_ready,
+                  self.k_reservations],
+            args=[op_id, call_id, op_state.value, now, reason, ",".join(sorted(exclude))],
+        ))
+
+    async def answered(self, op_id: str, call_id: str, now: float) -> bool:
+        return bool(await self._answer(
+            keys=[self.k_op(op_id), self.k_task(call_id), self.k_reservations],
+            args=[op_id, call_id, now],
+        ))
+
+    async def expired_reservations(self, now: float) -> list[str]:
+        return [x.decode() for x in
+                await self.r.zrangebyscore(self.k_reservations, "-inf", now)]
+
+    async def reservation_operator(self, call_id: str) -> str:
+        v = await self.r.hget(self.k_task(call_id), "operator")
+        return v.decode() if v else ""
+
+    # events and cross-instance offers
+    async def publish(self, event_type: str, now: float, **data: Any) -> None:
+        await self.r.xadd(
+            self.k_events,
+            {"type": event_type, "ts": f"{now:.3f}", "data": json.dumps(data, ensure_ascii=False)},
+            maxlen=100_000, approximate=True,
+        )
+
+    async def push_offer(self, owner: str, call_id: str, op_id: str) -> None:
+        await self.r.rpush(self.k_inbox(owner), json.dumps({"call_id": call_id, "op": op_id}))
+
+    async def pop_offer(self, instance: str, timeout_s: float) -> tuple[str, str] | None:
+        item = await self.r.blpop([self.k_inbox(instance)], timeout=timeout_s)
+        if item is None:
+            return None
+        msg = json.loads(item[1])
+        return str(msg["call_id"]), str(msg["op"])
+
+
+def _s(d: Mapping[bytes, bytes], key: str, default: str = "") -> str:
+    v = d.get(key.encode())
+    return v.decode() if v is not None else default
+
+
+def _operator(d: Mapping[bytes, bytes]) -> Operator:
+    return Operator(
+        id=_s(d, "id"), endpoint=_s(d, "endpoint"),
+        skills={k: int(v) for k, v in json.loads(_s(d, "skills", "{}")).items()},
+        languages=frozenset(x for x in _s(d, "languages", "zh").split(",") if x),
+        state=OperatorState(_s(d, "state", "logged_out")),
+        state_since=float(_s(d, "state_since", "0") or 0), reason=_s(d, "reason"),
+        call_id=_s(d, "call_id"), calls_today=int(_s(d, "calls_today", "0") or 0),
+        talk_seconds=float(_s(d, "talk_seconds", "0") or 0),
+        last_offer_at=float(_s(d, "last_offer_at", "0") or 0),
+    )
+
+
+def _task_fields(t: Task) -> dict[str, str]:
+    return {
+        "call_id": t.call_id, "queue": t.queue, "skills": ",".join(t.skills),
+        "language": t.language, "priority": str(t.priority), "enqueued_at": repr(t.enqueued_at),
+        "line": t.line, "owner": t.owner, "state": "waiting", "operator": "",
+        "score": repr(task_score(t)), "excluded": ",".join(sorted(t.excluded)),
+    }
+
+
+def _task(d: Mapping[bytes, bytes]) -> Task:
+    return Task(
+        call_id=_s(d, "call_id"), queue=_s(d, "queue"),
+        skills=tuple(_s(d, "skills").split(",")), language=_s(d, "language", "zh"),
+        priority=int(_s(d, "priority", "0")), enqueued_at=float(_s(d, "enqueued_at", "0")),
+        line=_s(d, "line"), owner=_s(d, "owner"),
+        excluded=frozenset(x for x in _s(d, "excluded").split(",") if x),
+    )

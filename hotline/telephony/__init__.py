@@ -1,0 +1,1 @@
+"""Asterisk adapters (ARI, AMI), typed events and the per-call state machine."""

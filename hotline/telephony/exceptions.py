@@ -1,0 +1,70 @@
+"""Errors from Asterisk, as domain exceptions (never ``web.HTTP*``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HotlineError(Exception):
+    """Base of every domain error: an id, details and the HTTP status it maps to."""
+
+    error_id = "hotline-error"
+    status = 500
+
+    def __init__(self, message: str = "", **details: Any) -> None:
+        super().__init__(message or self.error_id)
+        self.message = message or self.error_id
+        self.details = details
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error_id": self.error_id, "message": self.message, "details": self.details}
+
+
+class AriError(HotlineError):
+    error_id = "ari-error"
+    status = 502
+
+    def __init__(self, message: str = "", *, http_status: int = 0, **details: Any) -> None:
+        super().__init__(message, http_status=http_status, **details)
+        self.http_status = http_status
+
+
+class AriNotFound(AriError):
+    """The channel, bridge, playback or recording is gone (often it raced a hangup)."""
+
+    error_id = "ari-not-found"
+    status = 404
+
+
+class AriConflict(AriError):
+    error_id = "ari-conflict"
+    status = 409
+
+
+class AriAuthError(AriError):
+    error_id = "ari-unauthorized"
+    status = 502
+
+
+class AriServerError(AriError):
+    """Asterisk answered 5xx, e.g. 500 "Allocation failed" for an unknown endpoint."""
+
+    error_id = "ari-server-error"
+    status = 502
+
+
+class AriUnavailable(AriError):
+    """Asterisk could not be reached at all."""
+
+    error_id = "ari-unavailable"
+    status = 503
+
+
+class MalformedEvent(HotlineError):
+    error_id = "ari-malformed-event"
+    status = 400
+
+
+class AmiError(HotlineError):
+    error_id = "ami-error"
+    status = 502
