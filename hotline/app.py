@@ -21,7 +21,17 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from .agent_desk.http import add_routes, error_middleware
-from .agent_desk.keys import AMI, ARI, CONTROLLER, METRICS, REDIS, ROUTER, SETTINGS, STORE
+from .agent_desk.keys import (
+    AMI,
+    ARI,
+    CONTROLLER,
+    LOOP_LAG,
+    METRICS,
+    REDIS,
+    ROUTER,
+    SETTINGS,
+    STORE,
+)
 from .config import Settings
 from .metrics import Metrics
 from .queue.models import Operator, widening_from_steps
@@ -33,7 +43,6 @@ from .telephony.ari import AriClient
 from .telephony.stasis import StasisController
 
 log = logging.getLogger(__name__)
-LOOP_LAG = web.AppKey("loop_lag", collections.deque)
 
 
 def start_embedded_redis(data_dir: Path) -> tuple[Any, aioredis.Redis]:
@@ -55,8 +64,8 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
     app = web.Application(middlewares=[error_middleware])
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[METRICS].init_lines([(line.skill, line.number) for line in settings.lines])
     app[LOOP_LAG] = collections.deque(maxlen=100_000)
-    app["loop_lag"] = app[LOOP_LAG]
     add_routes(app)
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -119,7 +119,7 @@ async def simulate(args: argparse.Namespace) -> int:
     standin = await StandIn(sim, ari_port=args.ari_port, ami_port=args.ami_port).start()
     print(json.dumps({"ari_url": standin.ari_url, "ami_port": standin.ami_port}), flush=True)
     if args.server:
-        while not sim.app_connected:
+        while not sim.app_connected:  # noqa: ASYNC110 - the stand-in has no event for it
             await asyncio.sleep(0.1)
         await login_operators(args.server, ids)
     results = TrafficResults()

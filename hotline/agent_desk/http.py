@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ..queue.models import OperatorState
 from ..telephony.exceptions import HotlineError
-from .keys import AMI, ARI, CONTROLLER, METRICS, REDIS, ROUTER, SETTINGS, STORE
+from .keys import AMI, ARI, CONTROLLER, LOOP_LAG, METRICS, REDIS, ROUTER, SETTINGS, STORE
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -144,7 +144,7 @@ async def debug_latency(request: web.Request) -> web.Response:
         vals = list(samples)
         out[step] = {"n": len(vals), "p50_ms": _ms(_pct(vals, 0.5)),
                      "p99_ms": _ms(_pct(vals, 0.99)), "max_ms": _ms(max(vals, default=None))}
-    lag = list(request.app["loop_lag"]) if "loop_lag" in request.app else []
+    lag: list[float] = list(request.app.get(LOOP_LAG) or ())
     out["loop_lag"] = {"n": len(lag), "p50_ms": _ms(_pct(lag, 0.5)),
                        "p99_ms": _ms(_pct(lag, 0.99)), "max_ms": _ms(max(lag, default=None))}
     out["router"] = vars(request.app[ROUTER].stats)

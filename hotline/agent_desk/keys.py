@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+
 import redis.asyncio as aioredis
 from aiohttp import web
 
@@ -21,3 +23,4 @@ ROUTER = web.AppKey("router", Router)
 ARI = web.AppKey("ari", AriClient)
 AMI = web.AppKey("ami", AmiClient)
 CONTROLLER = web.AppKey("controller", StasisController)
+LOOP_LAG: web.AppKey[collections.deque[float]] = web.AppKey("loop_lag")

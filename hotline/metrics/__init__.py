@@ -79,5 +79,17 @@ class Metrics:
             "hotline_event_loop_lag_seconds", "Event-loop scheduling lag", buckets=LATENCY_BUCKETS,
             registry=r)
 
+    def init_lines(self, lines: list[tuple[str, str]]) -> None:
+        """Create every (queue, line) series at zero, so dashboards and rate() see them
+        before the first call."""
+        for queue, line in lines:
+            self.calls_received.labels(line=line)
+            for metric in (self.calls_offered, self.calls_answered,
+                           self.calls_answered_within_sla, self.calls_abandoned,
+                           self.calls_short_abandoned, self.queue_wait):
+                metric.labels(queue=queue, line=line)
+            self.calls_waiting.labels(queue=queue)
+            self.queue_longest_wait.labels(queue=queue)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

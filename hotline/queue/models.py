@@ -114,7 +114,7 @@ DEFAULT_WIDENING: tuple[WideningStep, ...] = (
 
 def widening_from_steps(after: list[float]) -> tuple[WideningStep, ...]:
     """The default three levels with the given step times (e.g. ``[5, 10]``)."""
-    first, second = (after + [5.0, 10.0])[:2]
+    first, second = [*after, 5.0, 10.0][:2]
     return (
         WideningStep(0.0, 3, 0),
         WideningStep(first, 1, 0),

@@ -56,6 +56,7 @@ class Router:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._wrapup_timers: dict[str, asyncio.TimerHandle] = {}
+        self._pending: set[asyncio.Future[None]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -178,7 +179,12 @@ class Router:
             old.cancel()
         loop = asyncio.get_running_loop()
         self._wrapup_timers[op_id] = loop.call_later(
-            delay, lambda: asyncio.ensure_future(self._end_wrapup(op_id)))
+            delay, self._end_wrapup_soon, op_id)
+
+    def _end_wrapup_soon(self, op_id: str) -> None:
+        task = asyncio.ensure_future(self._end_wrapup(op_id))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def _end_wrapup(self, op_id: str) -> None:
         self._wrapup_timers.pop(op_id, None)

@@ -109,7 +109,9 @@ class RedisStore:
     """Operators, waiting calls, reservations and the domain event stream."""
 
     def __init__(self, client: aioredis.Redis, prefix: str = "hotline:") -> None:
-        self.r = client
+        # Typed loosely: replies are bytes (decode_responses is off), which redis-py's
+        # union return types cannot express.
+        self.r: Any = client
         self.p = prefix
         self._reserve = client.register_script(_RESERVE)
         self._release = client.register_script(_RELEASE)
@@ -208,6 +210,9 @@ class RedisStore:
                 pipe.zadd(self.k_waiting, {task.call_id: task_score(task)})
                 await pipe.execute()
             return task
+        if task.owner:
+            # A restarted or other instance adopted the call: offers must reach it now.
+            await self.r.hset(key, "owner", task.owner)
         existing = await self.get_task(task.call_id)
         return existing or task
 

@@ -74,7 +74,8 @@ def _channels_param(request: web.Request) -> list[str]:
     return [c for c in raw.split(",") if c]
 
 
-def build_ari_app(sim: SimAsterisk, user: str = "hotline", password: str = "hotline") -> web.Application:
+def build_ari_app(sim: SimAsterisk, user: str = "hotline",
+                  password: str = "hotline") -> web.Application:
     app = web.Application(middlewares=[ari_middleware])
     app[SIM] = sim
     app[CREDS] = (user, password)

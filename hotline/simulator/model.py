@@ -437,7 +437,7 @@ class SimAsterisk:
         try:
             await asyncio.wait_for(ch.gone.wait(), timeout=wait)
             return  # cancelled by the app before the seat answered
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         if ch.id not in self.channels:
             return
@@ -482,11 +482,12 @@ class SimAsterisk:
         def enter() -> None:
             if ch.id not in self.channels:
                 return
-            self.emit("Dial", {"dialstatus": "", "forward": "", "dialstring": external_host,
+            dialstring = f"{external_host}/c({fmt})"
+            self.emit("Dial", {"dialstatus": "", "forward": "", "dialstring": dialstring,
                                "peer": ch.to_json()}, ch)
             self._set_state(ch, "Up")
-            self.emit("Dial", {"dialstatus": "ANSWER", "forward": "",
-                               "dialstring": external_host, "peer": ch.to_json()}, ch)
+            self.emit("Dial", {"dialstatus": "ANSWER", "forward": "", "dialstring": dialstring,
+                               "peer": ch.to_json()}, ch)
             self._varset(ch, "STASISSTATUS", "")
             ch.in_stasis = True
             self.emit("StasisStart", {"args": [], "channel": ch.to_json()}, ch)
@@ -549,8 +550,10 @@ class SimAsterisk:
                 self._varset(ch, "BRIDGEPVTCALLID", "")
             for ch in members:
                 peer = next(m for m in members if m is not ch)
-                ch.connected = {"name": peer.caller["name"], "number": peer.caller["number"]}
-                self._ch_event("ChannelConnectedLine", ch)
+                line = {"name": peer.caller["name"], "number": peer.caller["number"]}
+                if line["number"] and line != ch.connected:
+                    ch.connected = line
+                    self._ch_event("ChannelConnectedLine", ch)
             kinds = {m.kind for m in members}
             if "caller" in kinds and "agent" in kinds:
                 for m in members:
@@ -609,7 +612,7 @@ class SimAsterisk:
         if rec is None:
             raise SimError(404, "Recording not found")
         rec["state"] = "done"
-        duration = int(round(time.time() - rec["_started"]))
+        duration = round(time.time() - rec["_started"])
         self.stored_recordings[name] = {"name": name, "format": rec["format"],
                                         "_duration": duration}
         for b in self.bridges.values():

@@ -64,15 +64,14 @@ class RtpSender:
                 off = n * FRAME_BYTES
                 chunk = self.audio[off:off + FRAME_BYTES]
                 chunk = chunk + b"\x00" * (FRAME_BYTES - len(chunk))
-                transport.sendto(rtp_packet(seq + n, stamp + n * FRAME_SAMPLES, ssrc, chunk,
-                                            marker=n == 0))
+                transport.sendto(rtp_packet(seq + n, stamp + n * FRAME_SAMPLES, ssrc, chunk))
                 if self.stats is not None:
                     self.stats.rtp_packets += 1
                 delay = start + (n + 1) * FRAME_S - time.monotonic()
                 if delay > 0:
                     try:
                         await asyncio.wait_for(self._stop.wait(), timeout=delay)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
         finally:
             transport.close()

@@ -29,11 +29,8 @@ class StandIn:
     async def start(self) -> StandIn:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.ari_port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.ari_port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        await web.TCPSite(self._runner, self.host, self.ari_port).start()
+        self.ari_port = int(self._runner.addresses[0][1])
         self.ami_port = await self.ami.start(self.host, self.ami_port)
         return self
 

@@ -75,7 +75,7 @@ async def run_caller(sim: SimAsterisk, number: str, line: str, patience_s: float
         try:
             await asyncio.wait_for(ch.gone.wait(), timeout=talk_s)
             result = CallerResult("answered", wait, time.monotonic() - start - wait)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             sim.remote_hangup(ch.id)
             result = CallerResult("answered", wait, talk_s)
         sim.stats.completed += 1

@@ -26,10 +26,11 @@ EOL = "\r\n"
 EventCallback = Callable[[Message], None]
 
 
-class IncrementalAMIProtocol(AMIProtocol):  # type: ignore[misc]
+class IncrementalAMIProtocol(AMIProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.version: str | None = None
         self._buffer = ""
         self.bad_frames = 0
 
@@ -59,7 +60,7 @@ class IncrementalAMIProtocol(AMIProtocol):  # type: ignore[misc]
             self.handle_message(message)
 
 
-class _Manager(Manager):  # type: ignore[misc]
+class _Manager(Manager):
     def __init__(self, client: AmiClient, **config: Any) -> None:
         super().__init__(**config)
         self.client = client
@@ -152,7 +153,7 @@ class AmiClient:
             raise AmiError("AMI not connected", last_error=self.last_error)
         try:
             result = await asyncio.wait_for(self.manager.send_action(action), timeout_s)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise AmiError(f"AMI {action.get('Action')} timed out") from exc
         messages = result if isinstance(result, list) else [result]
         first = messages[0]

@@ -8,6 +8,7 @@ list the app's channels and bridges and rebuild its view.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import random
@@ -83,7 +84,8 @@ class AriClient:
         self.base_url = base_url.rstrip("/")
         self.app = app
         self.metrics = metrics or Metrics()
-        self._auth = aiohttp.BasicAuth(user, password)
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        self._headers = {"Authorization": f"Basic {token}"}
         self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self._ws_task: asyncio.Task[None] | None = None
@@ -101,7 +103,7 @@ class AriClient:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=200)
             self._session = aiohttp.ClientSession(
-                auth=self._auth, timeout=self._timeout, connector=connector
+                headers=self._headers, timeout=self._timeout, connector=connector
             )
         self._closing = False
         self._ws_task = asyncio.create_task(self._ws_loop(), name="ari-websocket")

@@ -8,8 +8,10 @@ executes the returned commands.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 
 class CallState(StrEnum):
@@ -357,7 +359,7 @@ def _resync(call: Call, ev: Resynced) -> Step:
 
 
 C = CallState
-_HANDLERS: dict[tuple[CallState, type], object] = {
+_HANDLERS: dict[tuple[CallState, type], Callable[[Call, Any], Step]] = {
     (C.NEW, CallerArrived): _arrive,
     (C.NEW, CallerHungUp): _hangup_before_queue,
     (C.GREETING, PlaybackDone): _greeting_done,

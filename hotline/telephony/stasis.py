@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..config import Settings
 from ..metrics import Metrics
@@ -55,7 +56,8 @@ class CallRunner:
         self.ctl = ctl
         self.call = call
         self.caller_number = caller_number
-        self.queue: asyncio.Queue[Queued] = asyncio.Queue()
+        self.queue: asyncio.Queue[Queued | None] = asyncio.Queue()
+        self.closed = False
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.enqueued_at = 0.0
         self.task: asyncio.Task[None] = asyncio.create_task(self._run(), name=call.call_id)
@@ -70,6 +72,8 @@ class CallRunner:
     async def _run(self) -> None:
         while self.call.state not in (s.CallState.ENDED, s.CallState.FALLBACK):
             item = await self.queue.get()
+            if item is None or self.closed:
+                break
             before = self.call.state
             try:
                 self.call, commands = s.step(self.call, item.event)
@@ -111,6 +115,7 @@ class CallRunner:
         m = self.ctl.metrics
         match cmd:
             case s.Answer(channel):
+                m.calls_received.labels(line=self.call.line).inc()
                 await ari.answer(channel)
             case s.Play(channel, media, playback_id):
                 await ari.play(channel, media, playback_id=playback_id)
@@ -234,6 +239,7 @@ class StasisController:
         self.channel_owner: dict[str, str] = {}
         self.latency = LatencyLog(metrics)
         self.resyncs = 0
+        self._pending: set[asyncio.Future[Any]] = set()
         self.config = s.CallConfig(greeting=settings.greeting_sound,
                                    ring_timeout_s=settings.ring_timeout_s,
                                    record=settings.record_calls)
@@ -264,8 +270,8 @@ class StasisController:
                     self.calls[target].put(s.PlaybackDone(event.playback.id), received)
                 return
             case ev.Dial() if event.dialstatus in FAILED_DIAL:
-                self._to_owner(event.peer.id, s.AgentFailed(event.peer.id, event.dialstatus.lower()),
-                               received, event)
+                failed = s.AgentFailed(event.peer.id, event.dialstatus.lower())
+                self._to_owner(event.peer.id, failed, received, event)
                 return
             case ev.StasisEnd() | ev.ChannelHangupRequest() | ev.ChannelDestroyed():
                 ch = event.channel.id
@@ -297,7 +303,7 @@ class StasisController:
             runner = self.calls.get(event.args[1])
             if runner is None or self.channel_owner.get(ch.id) != runner.call_id:
                 log.warning("agent channel %s for unknown call; hanging up", ch.id)
-                asyncio.ensure_future(self._quiet_hangup(ch.id))
+                self._background(self._quiet_hangup(ch.id))
                 return
             runner.put(s.AgentAnswered(ch.id, self.clock()), received)
             return
@@ -306,10 +312,14 @@ class StasisController:
         if ch.id in self.calls:
             return  # a repeated StasisStart (e.g. after a reconnect) changes nothing
         line = event.args[1] if len(event.args) >= 2 else str(ch.dialplan.get("exten", "12345"))
-        self.metrics.calls_received.labels(line=line).inc()
-        runner = CallRunner(self, s.Call(ch.id, line, config=self.config), ch.caller.number)
-        self.calls[ch.id] = runner
-        runner.put(s.CallerArrived(self.clock()), received)
+        self.calls[ch.id] = CallRunner(self, s.Call(ch.id, line, config=self.config),
+                                       ch.caller.number)
+        self.calls[ch.id].put(s.CallerArrived(self.clock()), received)
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def _quiet_hangup(self, channel_id: str) -> None:
         try:
@@ -362,6 +372,10 @@ class StasisController:
                            answered_at=now)
             runner = CallRunner(self, call, ch.caller.number)
             self.channel_owner[agent] = ch.id
+        elif ch.state != "Up":
+            # Not answered yet: its StasisStart may still be queued behind this resync.
+            runner = CallRunner(self, call, ch.caller.number)
+            runner.put(s.CallerArrived(now))
         else:
             call = replace(call, state=s.CallState.GREETING, playback_id="lost")
             runner = CallRunner(self, call, ch.caller.number)
@@ -370,10 +384,12 @@ class StasisController:
         log.info("call %s adopted after restart in state %s", ch.id, call.state.value)
 
     async def close(self) -> None:
-        for runner in list(self.calls.values()):
+        """Stop handling calls (the process is shutting down). The callers stay with
+        Asterisk; a restarted server adopts them in :meth:`resync`."""
+        runners = list(self.calls.values())
+        for runner in runners:
+            runner.closed = True
+            runner.queue.put_nowait(None)
             runner.task.cancel()
-        for runner in list(self.calls.values()):
-            try:
-                await runner.task
-            except (asyncio.CancelledError, Exception):
-                pass
+        if runners:
+            await asyncio.wait([r.task for r in runners], timeout=2.0)
