@@ -125,7 +125,8 @@ async def simulate(args: argparse.Namespace) -> int:
     results = TrafficResults()
     profile = TrafficProfile(calls_per_second=args.rate, total_calls=args.calls or None,
                              duration_s=args.duration or None, talk_mean_s=args.talk,
-                             patience_mean_s=args.patience, seed=args.seed)
+                             patience_mean_s=args.patience, seed=args.seed,
+                             arrivals=args.arrivals)
     await generate_calls(sim, profile, results)
     await standin.stop()
     summary: dict[str, Any] = {"outcomes": dict(results.outcomes), **sim.stats.as_dict()}
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--answer-delay", type=float, default=1.0)
     s.add_argument("--greeting", type=float, default=2.0)
     s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--arrivals", choices=["poisson", "uniform"], default="poisson")
     args = p.parse_args(argv)
     settings = Settings()
     setup_logging(settings.log_level, settings.log_format)

@@ -211,7 +211,8 @@ class Router:
         tasks = await self.store.waiting_tasks()
         if not tasks:
             return 0
-        operators = await self.store.ready_operators()
+        operators = await self.store.ready_operators(
+            with_counters=self.policy.order != "longest_idle")
         if not operators:
             return 0
         now = self.clock()

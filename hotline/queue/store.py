@@ -118,6 +118,10 @@ class RedisStore:
         self._answer = client.register_script(_ANSWER)
         self._remove = client.register_script(_REMOVE_TASK)
         self._set_state = client.register_script(_SET_STATE)
+        # Seats' static data (skills, languages, endpoint) rarely changes; a routing pass
+        # reads only the ready set and its scores, plus counters when the order needs them.
+        self._static: dict[str, tuple[str, dict[str, int], frozenset[str]]] = {}
+        self._static_version = -1
 
     # keys
     def k_op(self, op_id: str) -> str:
@@ -143,6 +147,10 @@ class RedisStore:
         return f"{self.p}reservations"
 
     @property
+    def k_ops_version(self) -> str:
+        return f"{self.p}ops:version"
+
+    @property
     def k_events(self) -> str:
         return f"{self.p}events"
 
@@ -161,6 +169,7 @@ class RedisStore:
             pipe.hsetnx(key, "state", op.state.value)
             pipe.hsetnx(key, "state_since", op.state_since)
             pipe.sadd(self.k_ops, op.id)
+            pipe.incr(self.k_ops_version)
             await pipe.execute()
 
     async def set_operator_state(
@@ -194,9 +203,47 @@ class RedisStore:
             rows = await pipe.execute()
         return [_operator(d) for d in rows if d]
 
-    async def ready_operators(self) -> list[Operator]:
-        ids = [x.decode() for x in await self.r.zrange(self.k_ready, 0, -1)]
-        return [op for op in await self.operators(ids) if op.state is OperatorState.READY]
+    async def ready_operators(self, with_counters: bool = False) -> list[Operator]:
+        """Ready seats, longest idle first; ``state_since`` is when each became ready."""
+        async with self.r.pipeline(transaction=False) as pipe:
+            pipe.get(self.k_ops_version)
+            pipe.zrange(self.k_ready, 0, -1, withscores=True)
+            version, ready = await pipe.execute()
+        version = int(version or 0)
+        if version != self._static_version:
+            self._static.clear()
+            self._static_version = version
+        ids = [x.decode() for x, _ in ready]
+        missing = [i for i in ids if i not in self._static]
+        if missing:
+            async with self.r.pipeline(transaction=False) as pipe:
+                for op_id in missing:
+                    pipe.hmget(self.k_op(op_id), "endpoint", "skills", "languages")
+                for op_id, (endpoint, skills, langs) in zip(missing, await pipe.execute(),
+                                                            strict=True):
+                    if endpoint is None:
+                        continue
+                    self._static[op_id] = (
+                        endpoint.decode(),
+                        {k: int(v) for k, v in json.loads(skills or b"{}").items()},
+                        frozenset(x for x in (langs or b"zh").decode().split(",") if x))
+        counters: list[Any] = []
+        if with_counters:
+            async with self.r.pipeline(transaction=False) as pipe:
+                for op_id in ids:
+                    pipe.hmget(self.k_op(op_id), "calls_today", "talk_seconds", "last_offer_at")
+                counters = await pipe.execute()
+        out = []
+        for i, ((_, since), op_id) in enumerate(zip(ready, ids, strict=True)):
+            static = self._static.get(op_id)
+            if static is None:
+                continue
+            calls, talk, offer = counters[i] if counters else (0, 0, 0)
+            out.append(Operator(op_id, static[0], static[1], static[2], OperatorState.READY,
+                                float(since), calls_today=int(calls or 0),
+                                talk_seconds=float(talk or 0),
+                                last_offer_at=float(offer or 0)))
+        return out
 
     # tasks
     async def enqueue(self, task: Task) -> Task:

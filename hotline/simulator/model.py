@@ -136,6 +136,8 @@ class SimStats:
     events_sent: int = 0
     events_dropped: int = 0
     rtp_packets: int = 0
+    active_callers: int = 0
+    max_active_callers: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))
@@ -261,6 +263,9 @@ class SimAsterisk:
             speech=speech,
         )
         self.channels[ch.id] = ch
+        self.stats.active_callers += 1
+        self.stats.max_active_callers = max(self.stats.max_active_callers,
+                                            self.stats.active_callers)
         self.ami("Newchannel", self._ami_channel(ch))
         if not self.app_connected:
             # Asterisk destroyed the app when its websocket closed: Stasis() fails at
@@ -326,6 +331,8 @@ class SimAsterisk:
                 ch.subscribed = False
         self._stop_rtp(ch.id)
         del self.channels[ch.id]
+        if ch.kind == "caller":
+            self.stats.active_callers -= 1
         ep = self.endpoints.get(ch.endpoint)
         if ep and ch.id in ep.channel_ids:
             ep.channel_ids.remove(ch.id)

@@ -29,11 +29,13 @@ class TrafficProfile:
     patience_mean_s: float = 90.0
     talk_mean_s: float = 20.0
     talk_min_s: float = 1.0
+    talk_max_factor: float = 4.0  # handling times are bounded: cap at this × the mean
     lines: dict[str, float] = field(default_factory=lambda: {
         "12345": 0.8, "12315": 0.1, "12333": 0.1})
     dtmf: str = ""
     speech_wav: str = ""
     seed: int | None = None
+    arrivals: str = "poisson"  # or "uniform": evenly spaced, for sustained-rate tests
 
 
 @dataclass
@@ -103,7 +105,8 @@ async def generate_calls(sim: SimAsterisk, profile: TrafficProfile,
             break
         if profile.duration_s is not None and time.monotonic() - start >= profile.duration_s:
             break
-        next_at += rng.expovariate(profile.calls_per_second)
+        next_at += (1 / profile.calls_per_second if profile.arrivals == "uniform"
+                    else rng.expovariate(profile.calls_per_second))
         delay = next_at - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -111,7 +114,8 @@ async def generate_calls(sim: SimAsterisk, profile: TrafficProfile,
         number = f"138{rng.randrange(10**8):08d}"
         line = rng.choices(lines, weights)[0]
         patience = rng.expovariate(1 / profile.patience_mean_s)
-        talk = max(profile.talk_min_s, rng.expovariate(1 / profile.talk_mean_s))
+        talk = min(max(profile.talk_min_s, rng.expovariate(1 / profile.talk_mean_s)),
+                   profile.talk_max_factor * profile.talk_mean_s)
         t = asyncio.ensure_future(run_caller(sim, number, line, patience, talk, results,
                                              profile.dtmf, profile.speech_wav))
         callers.add(t)

@@ -106,7 +106,7 @@ class CallRunner:
                 # The channel or bridge went away under us (it raced a hangup); the
                 # hangup event that follows decides what happens next.
                 log.debug("call %s: %s: %s", self.call_id, type(cmd).__name__, exc)
-            if isinstance(cmd, s.Bridge):
+            if isinstance(cmd, s.JoinBridge):
                 self.ctl.latency.observe("agent_answer_to_bridged",
                                          time.perf_counter() - item.received)
 
@@ -144,15 +144,20 @@ class CallRunner:
                 await self._leave_queue(call_id, reason)
             case s.Originate(endpoint, agent_channel, call_id, operator_id):
                 await self._originate(endpoint, agent_channel, call_id)
-            case s.Bridge(bridge_id, channels, record):
+            case s.CreateBridge(bridge_id):
                 await ari.create_bridge(bridge_id, "mixing", name=bridge_id)
-                await ari.add_channels(bridge_id, *channels)
-                if record:
-                    try:
-                        await ari.record_bridge(bridge_id, f"call-{self.call_id}")
-                    except AriError as exc:
-                        # A failed recording must not cost the caller the conversation.
-                        log.warning("call %s: recording failed: %s", self.call_id, exc)
+            case s.JoinBridge(bridge_id, channels):
+                _, join = await asyncio.gather(
+                    ari.stop_moh(self.call_id), ari.add_channels(bridge_id, *channels),
+                    return_exceptions=True)
+                if isinstance(join, BaseException):
+                    raise join
+            case s.RecordBridge(bridge_id, name):
+                try:
+                    await ari.record_bridge(bridge_id, name)
+                except AriError as exc:
+                    # A failed recording must not cost the caller the conversation.
+                    log.warning("call %s: recording failed: %s", self.call_id, exc)
             case s.MarkAnswered(call_id, operator_id):
                 wait = await router.answered(call_id, operator_id)
                 if wait is None:
@@ -213,6 +218,8 @@ class CallRunner:
         self.call = replace(self.call, state=s.CallState.FALLBACK)
         for step in (
             lambda: ctl.router.leave(self.call_id, "fallback"),
+            lambda: ctl.ari.destroy_bridge(self.call.bridge_id) if self.call.bridge_id
+            else asyncio.sleep(0),
             lambda: ctl.ari.hangup(self.call.agent_channel) if self.call.agent_channel
             else asyncio.sleep(0),
             lambda: ctl.ari.continue_in_dialplan(

@@ -30,16 +30,17 @@ def kinds(cmds: list[s.Command]) -> list[str]:
     (C.GREETING, s.TimerFired("greeting"), C.QUEUED, ["CancelTimer", "StartMoh", "Enqueue"]),
     (C.GREETING, s.CallerHungUp(1), C.ENDED, ["CancelTimer"]),
     (C.QUEUED, s.Offered("op2", "PJSIP/1002", 5), C.RINGING, ["Originate", "StartTimer"]),
-    (C.QUEUED, s.CallerHungUp(9), C.ENDED, ["CancelTimer", "LeaveQueue"]),
+    (C.QUEUED, s.CallerHungUp(9), C.ENDED, ["CancelTimer", "LeaveQueue", "DestroyBridge"]),
     (C.RINGING, s.AgentAnswered("agent-1.0-1", 7), C.CONNECTED,
-     ["CancelTimer", "StopMoh", "Bridge", "MarkAnswered"]),
+     ["CancelTimer", "JoinBridge", "MarkAnswered", "RecordBridge"]),
     (C.RINGING, s.AgentAnswered("agent-stale", 7), C.RINGING, ["Hangup"]),
     (C.RINGING, s.AgentFailed("agent-1.0-1", "noanswer"), C.QUEUED,
      ["CancelTimer", "Hangup", "OfferFailed"]),
     (C.RINGING, s.AgentFailed("agent-old", "noanswer"), C.RINGING, []),
     (C.RINGING, s.TimerFired("ring", "agent-1.0-1"), C.QUEUED,
      ["CancelTimer", "Hangup", "OfferFailed"]),
-    (C.RINGING, s.CallerHungUp(9), C.ENDED, ["CancelTimer", "Hangup", "LeaveQueue"]),
+    (C.RINGING, s.CallerHungUp(9), C.ENDED,
+     ["CancelTimer", "Hangup", "LeaveQueue", "DestroyBridge"]),
     (C.RINGING, s.Offered("op9", "PJSIP/1009", 5), C.RINGING, ["OfferFailed"]),
     (C.CONNECTED, s.CallerHungUp(130), C.ENDED, ["Hangup", "DestroyBridge", "CallFinished"]),
     (C.CONNECTED, s.AgentHungUp("agent-1.0-1", 130), C.ENDED,
@@ -71,6 +72,14 @@ def test_given_connected_when_caller_hangs_up_then_talk_time_measured() -> None:
     finished = [c for c in cmds if isinstance(c, s.CallFinished)]
     assert finished[0].talk_seconds == pytest.approx(42.5)
     assert s.Hangup("agent-1.0-1") in cmds
+
+
+def test_first_offer_prepares_the_bridge_while_the_seat_rings() -> None:
+    call, cmds = s.step(s.Call("1.0", "12345", state=C.QUEUED), s.Offered("op", "PJSIP/1", 1))
+    assert kinds(cmds) == ["CreateBridge", "Originate", "StartTimer"]
+    call, _ = s.step(call, s.AgentFailed(call.agent_channel))
+    _, cmds = s.step(call, s.Offered("op2", "PJSIP/2", 2))
+    assert "CreateBridge" not in kinds(cmds)  # the bridge is kept for the next seat
 
 
 def test_each_offer_uses_a_fresh_agent_channel_id() -> None:
@@ -124,7 +133,7 @@ def test_property_no_event_sequence_strands_a_caller(seq: list[s.Event]) -> None
         before = call.state
         call, cmds = s.step(call, event)
         names = kinds(cmds)
-        if "Play" in names or "StartMoh" in names or "Bridge" in names:
+        if "Play" in names or "StartMoh" in names or "JoinBridge" in names:
             hearing = True
         if call.state is C.QUEUED and before is not C.QUEUED and before is not C.RINGING:
             assert "StartMoh" in names and "Enqueue" in names
