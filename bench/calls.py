@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, free_port, print_table, start_redis, write_results  # noqa: E402
+from _common import ROOT, free_port, print_table, start_redis, write_results
 
 
 def seats_toml(n: int) -> str:

@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import ROOT, pct, print_table, start_redis, write_results  # noqa: E402
+from _common import ROOT, pct, print_table, start_redis, write_results
 
-from hotline.queue.models import Operator, OperatorState, Task  # noqa: E402
-from hotline.queue.policy import pick_operator, pick_task  # noqa: E402
-from hotline.queue.store import RedisStore  # noqa: E402
+from hotline.queue.models import Operator, OperatorState, Task
+from hotline.queue.policy import pick_operator, pick_task
+from hotline.queue.store import RedisStore
 
 
 def world(rng: random.Random, n_ops: int, n_skills: int, n_tasks: int, now: float
@@ -100,9 +100,11 @@ def main() -> int:
         redis_proc.terminate()
     res_rate = len(res_lat) / sum(res_lat)
     summary = {
-        "pick_operator_p50_ms": pct(pol_op, 0.5) * 1e3, "pick_operator_p99_ms": pct(pol_op, .99) * 1e3,
+        "pick_operator_p50_ms": pct(pol_op, 0.5) * 1e3,
+        "pick_operator_p99_ms": pct(pol_op, 0.99) * 1e3,
         "pick_operator_per_s": len(pol_op) / sum(pol_op),
-        "pick_task_p50_ms": pct(pol_task, 0.5) * 1e3, "pick_task_p99_ms": pct(pol_task, .99) * 1e3,
+        "pick_task_p50_ms": pct(pol_task, 0.5) * 1e3,
+        "pick_task_p99_ms": pct(pol_task, 0.99) * 1e3,
         "pick_task_per_s": len(pol_task) / sum(pol_task),
         "reserve_p50_ms": pct(res_lat, 0.5) * 1e3, "reserve_p99_ms": pct(res_lat, 0.99) * 1e3,
         "reservations_per_s": res_rate,

@@ -38,6 +38,7 @@ from .queue.models import Operator, widening_from_steps
 from .queue.policy import PolicyConfig
 from .queue.router import Router
 from .queue.store import RedisStore
+from .queue.wait import OverflowPolicy, WaitEstimator
 from .telephony.ami import AmiClient
 from .telephony.ari import AriClient
 from .telephony.stasis import StasisController
@@ -103,7 +104,13 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
                         PolicyConfig(widening_from_steps(settings.widening_steps_s),
                                      settings.operator_order),
                         ring_timeout_s=settings.ring_timeout_s, wrapup_s=settings.wrapup_s,
-                        tick_s=settings.router_tick_s)
+                        tick_s=settings.router_tick_s,
+                        wait=WaitEstimator(settings.answer_rate_half_life_s,
+                                           settings.mean_handle_s),
+                        overflow=OverflowPolicy(settings.overflow_announce_after_s,
+                                                settings.overflow_callback_after_s,
+                                                settings.overflow_divert_after_s,
+                                                settings.overflow_divert_queue))
         ctl = StasisController(ari, router, settings, app[METRICS], iid)
         holder["ctl"] = ctl
         app[ROUTER], app[ARI], app[CONTROLLER] = router, ari, ctl

@@ -101,6 +101,12 @@ class Settings(BaseSettings):
         "longest_idle"
     )
     router_tick_s: float = 1.0
+    mean_handle_s: float = 300.0
+    answer_rate_half_life_s: float = 300.0
+    overflow_announce_after_s: float = 30.0
+    overflow_callback_after_s: float = 120.0
+    overflow_divert_after_s: float = 1e9
+    overflow_divert_queue: str = ""
 
     # Logging
     log_level: str = "INFO"

@@ -123,10 +123,17 @@ async def set_agent_state(request: web.Request) -> web.Response:
 
 async def list_calls(request: web.Request) -> web.Response:
     ctl = request.app[CONTROLLER]
-    return web.json_response([{
-        "call_id": r.call_id, "line": r.call.line, "state": r.call.state.value,
-        "operator": r.call.operator_id, "caller": r.caller_number,
-    } for r in ctl.calls.values()])
+    estimates = request.app[ROUTER].estimates
+    out = []
+    for r in ctl.calls.values():
+        position, ewt = estimates.get(r.call_id, (None, None))
+        out.append({
+            "call_id": r.call_id, "line": r.call.line, "state": r.call.state.value,
+            "operator": r.call.operator_id, "caller": r.caller_number,
+            "position": position,
+            "estimated_wait_s": None if ewt is None or ewt == float("inf") else round(ewt, 1),
+        })
+    return web.json_response(out)
 
 
 def _pct(values: list[float], q: float) -> float | None:

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from .models import Operator, OperatorState, Task, check_operator_transition
 from .policy import PolicyConfig, plan_assignments
 from .store import RedisStore
+from .wait import OverflowAction, OverflowPolicy, WaitEstimator, overflow_action
 
 log = logging.getLogger(__name__)
 
 OfferHandler = Callable[[str, Operator], Awaitable[None]]
+_ESCALATION: tuple[OverflowAction, ...] = ("none", "announce", "callback", "divert")
 S = OperatorState
 
 
@@ -43,6 +45,8 @@ class Router:
         wrapup_s: float = 5.0,
         tick_s: float = 1.0,
         clock: Callable[[], float] = time.time,
+        wait: WaitEstimator | None = None,
+        overflow: OverflowPolicy = OverflowPolicy(),
     ) -> None:
         self.store = store
         self.instance_id = instance_id
@@ -53,6 +57,15 @@ class Router:
         self.tick_s = tick_s
         self.clock = clock
         self.stats = RouterStats()
+        self.wait = wait or WaitEstimator()
+        self.overflow = overflow
+        self.estimates: dict[str, tuple[int, float]] = {}
+        self._escalated: dict[str, OverflowAction] = {}
+        self._staffed: tuple[float, dict[str, int]] = (0.0, {})
+        self._owned: set[str] = set()
+        self._estimated_at = 0.0
+        self.estimate_every_s = max(tick_s, 2.0)
+        self.head_margin = 200
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._wrapup_timers: dict[str, asyncio.TimerHandle] = {}
@@ -84,6 +97,8 @@ class Router:
 
     async def enqueue(self, task: Task) -> Task:
         kept = await self.store.enqueue(task)
+        if task.owner == self.instance_id:
+            self._owned.add(task.call_id)
         if kept.enqueued_at == task.enqueued_at:
             await self.store.publish("call.queued", self.clock(), call_id=task.call_id,
                                      queue=task.queue, skills=list(task.skills),
@@ -98,6 +113,7 @@ class Router:
         if removed is None:
             return None
         state, op_id, enqueued_at = removed
+        await self._forget(call_id)
         if state == "offered" and op_id:
             await self.store.set_operator_state(op_id, S.READY, now,
                                                 allowed_from=[S.RESERVED])
@@ -130,6 +146,9 @@ class Router:
         if not await self.store.answered(op_id, call_id, now):
             return None
         wait = now - task.enqueued_at if task else 0.0
+        if task:
+            self.wait.answered(task.queue, now)
+        await self._forget(call_id)
         await self.store.publish("call.answered", now, call_id=call_id, operator=op_id,
                                  wait=round(wait, 3))
         await self.store.publish("agent.state", now, operator=op_id, state=S.ON_CALL.value)
@@ -208,12 +227,16 @@ class Router:
     async def route_once(self) -> int:
         """One routing pass over all waiting calls; returns how many offers it made."""
         self.stats.passes += 1
-        tasks = await self.store.waiting_tasks()
-        if not tasks:
-            return 0
+        # Seats first: in a surge most passes find none, and then the queue is not read
+        # at all. Then only the head of the queue: a pass can fill at most as many calls
+        # as there are free seats, and the margin lets skilled calls behind an
+        # unservable head through.
         operators = await self.store.ready_operators(
             with_counters=self.policy.order != "longest_idle")
         if not operators:
+            return 0
+        tasks = await self.store.waiting_tasks(limit=self.head_margin + 10 * len(operators))
+        if not tasks:
             return 0
         now = self.clock()
         made = 0
@@ -255,12 +278,63 @@ class Router:
         self.stats.expired += n
         return n
 
+    async def _forget(self, call_id: str) -> None:
+        self.estimates.pop(call_id, None)
+        self._escalated.pop(call_id, None)
+        self._owned.discard(call_id)
+        await self.store.forget_task_queue(call_id)
+
+    async def update_estimates(self, force: bool = False) -> int:
+        """Position (within its queue) and estimated wait of each waiting call this
+        instance owns; publishes ``call.overflow`` once each time a call's overflow
+        action escalates. Runs at most every ``estimate_every_s``."""
+        now = self.clock()
+        if not self._owned or (not force and now - self._estimated_at < self.estimate_every_s):
+            return 0
+        self._estimated_at = now
+        staffed = await self._staffed_by_skill(now)
+        position: dict[str, int] = {}
+        live = set()
+        escalations = 0
+        for call_id, queue in await self.store.waiting_queues():
+            position[queue] = position.get(queue, 0) + 1
+            if call_id not in self._owned:
+                continue
+            live.add(call_id)
+            ewt = self.wait.estimate(queue, position[queue], now, staffed.get(queue, 0))
+            self.estimates[call_id] = (position[queue], ewt)
+            action = overflow_action(ewt, self.overflow)
+            if _ESCALATION.index(action) > _ESCALATION.index(
+                    self._escalated.get(call_id, "none")):
+                self._escalated[call_id] = action
+                escalations += 1
+                await self.store.publish("call.overflow", now, call_id=call_id, action=action,
+                                         ewt=round(min(ewt, 1e6), 1),
+                                         position=position[queue], queue=queue)
+        for gone in set(self.estimates) - live:
+            self.estimates.pop(gone, None)
+        return escalations
+
+    async def _staffed_by_skill(self, now: float) -> dict[str, int]:
+        at, counts = self._staffed
+        if now - at < 10.0 and counts:
+            return counts
+        counts = {}
+        for op in await self.store.operators():
+            if op.state in (S.LOGGED_OUT, S.NOT_READY):
+                continue
+            for skill in op.skills:
+                counts[skill] = counts.get(skill, 0) + 1
+        self._staffed = (now, counts)
+        return counts
+
     async def _loop(self) -> None:
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.tick_s)
             except TimeoutError:
                 await self._safe(self.expire_reservations)
+                await self._safe(self.update_estimates)
             self._wake.clear()
             await self._safe(self.route_once)
 

@@ -143,6 +143,10 @@ class RedisStore:
         return f"{self.p}waiting"
 
     @property
+    def k_task_queue(self) -> str:
+        return f"{self.p}taskqueue"
+
+    @property
     def k_reservations(self) -> str:
         return f"{self.p}reservations"
 
@@ -254,6 +258,7 @@ class RedisStore:
         if created:
             async with self.r.pipeline(transaction=True) as pipe:
                 pipe.hset(key, mapping=fields)
+                pipe.hset(self.k_task_queue, task.call_id, task.queue)
                 pipe.zadd(self.k_waiting, {task.call_id: task_score(task)})
                 await pipe.execute()
             return task
@@ -278,6 +283,17 @@ class RedisStore:
                 pipe.hgetall(self.k_task(call_id))
             rows = await pipe.execute()
         return [_task(d) for d in rows if d and b"skills" in d]
+
+    async def waiting_queues(self) -> list[tuple[str, str]]:
+        """(call id, queue) of every waiting call in service order: two cheap reads."""
+        ids = [x.decode() for x in await self.r.zrange(self.k_waiting, 0, -1)]
+        if not ids:
+            return []
+        queues = await self.r.hmget(self.k_task_queue, ids)
+        return [(i, q.decode()) for i, q in zip(ids, queues, strict=True) if q is not None]
+
+    async def forget_task_queue(self, call_id: str) -> None:
+        await self.r.hdel(self.k_task_queue, call_id)
 
     async def waiting_count(self) -> int:
         return int(await self.r.zcard(self.k_waiting))

@@ -9,7 +9,7 @@ import time
 
 import redis.asyncio as aioredis
 
-from hotline.queue.models import Operator, OperatorState, Task
+from hotline.queue.models import IllegalOperatorTransition, Operator, OperatorState, Task
 from hotline.queue.router import Router
 from hotline.queue.store import RedisStore
 
@@ -37,11 +37,17 @@ async def test_eight_routers_ten_thousand_calls_no_double_offer_no_lost_call(
     stores = [RedisStore(c, "t:") for c in clients]
     routers: list[Router] = []
     work: set[asyncio.Task[None]] = set()
+    errors: list[BaseException] = []
+
+    def finished(t: asyncio.Task[None]) -> None:
+        work.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            errors.append(t.exception())  # type: ignore[arg-type]
 
     def spawn(coro: object) -> None:
         t = asyncio.ensure_future(coro)  # type: ignore[call-overload]
         work.add(t)
-        t.add_done_callback(work.discard)
+        t.add_done_callback(finished)
 
     def make_offer_handler(idx: int):  # type: ignore[no-untyped-def]
         async def on_offer(call_id: str, op: Operator) -> None:
@@ -62,7 +68,7 @@ async def test_eight_routers_ten_thousand_calls_no_double_offer_no_lost_call(
             del ledger.op_busy[op_id], ledger.call_offered[call_id]
             await router.offer_failed(call_id, op_id, missed=rng.random() < 0.5)
             if rng.random() < 0.7:
-                await router.set_operator_state(op_id, S.READY)
+                await ready_again(router, op_id)
             return
         if outcome < 0.11:  # the caller hangs up while the seat rings
             del ledger.op_busy[op_id], ledger.call_offered[call_id]
@@ -70,12 +76,23 @@ async def test_eight_routers_ten_thousand_calls_no_double_offer_no_lost_call(
                 ledger.abandoned.add(call_id)
             return
         wait = await router.answered(call_id, op_id)
-        assert wait is not None, f"answer of {call_id} by {op_id} refused"
+        if wait is None:
+            # The caller hung up while the seat was answering (the enqueue loop abandons
+            # random calls): the call must be gone, and the seat freed by that hang-up.
+            assert await router.store.task_state(call_id) is None, call_id
+            del ledger.op_busy[op_id], ledger.call_offered[call_id]
+            return
         ledger.answered.add(call_id)
         del ledger.call_offered[call_id]
         await asyncio.sleep(rng.uniform(0, 0.002))
         del ledger.op_busy[op_id]
         await router.call_ended(op_id, 1.0)
+
+    async def ready_again(router: Router, op_id: str) -> None:
+        try:
+            await router.set_operator_state(op_id, S.READY)
+        except IllegalOperatorTransition:
+            pass  # the seat moved on meanwhile (offered again, or went on a break): refused
 
     for i, store in enumerate(stores):
         routers.append(Router(store, f"inst{i}", make_offer_handler(i), ring_timeout_s=30,
@@ -99,7 +116,7 @@ async def test_eight_routers_ten_thousand_calls_no_double_offer_no_lost_call(
                 await stores[0].set_operator_state(op_id, S.NOT_READY, time.time(), "break",
                                                    allowed_from=[S.READY])
             elif op.state is S.NOT_READY:
-                await router.set_operator_state(op_id, S.READY)
+                await ready_again(router, op_id)
 
     churner = asyncio.create_task(churn())
     call_ids = [f"c{k}" for k in range(n_calls)]
@@ -114,13 +131,17 @@ async def test_eight_routers_ten_thousand_calls_no_double_offer_no_lost_call(
 
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
+        if errors or churner.done():
+            break
         if await stores[0].waiting_count() == 0 and not ledger.call_offered and not work:
             break
         await asyncio.sleep(0.1)
+    assert not churner.done(), churner  # a dead churner would leave every seat not ready
     churner.cancel()
     for r in routers:
         await r.stop()
 
+    assert errors == []
     assert ledger.double_offers == []
     assert not ledger.call_offered, "offers still open at the end"
     still_queued = {t.call_id for t in await stores[0].waiting_tasks()}
