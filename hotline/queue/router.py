@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from ..telephony.exceptions import HotlineError
 from .models import Operator, OperatorState, Task, check_operator_transition
 from .policy import PolicyConfig, plan_assignments
 from .store import RedisStore
@@ -171,8 +172,6 @@ class Router:
         """Apply an operator's (or supervisor's) request; returns the previous state."""
         op = await self.store.get_operator(op_id)
         if op is None:
-            from ..telephony.exceptions import HotlineError
-
             raise HotlineError(f"unknown operator {op_id}", operator=op_id)
         now = self.clock()
         if state is S.WRAP_UP and op.state is S.WRAP_UP and extend_wrapup_s > 0:

@@ -342,8 +342,6 @@ class SimAsterisk:
         self.ami("Hangup", [*self._ami_channel(ch), ("Cause", str(cause)),
                             ("Cause-txt", cause_txt)])
         ch.gone.set()
-        # The other party of a two-party call hears the hang-up too, as in a real bridge
-        # only when the app says so; here the app decides, so nothing more happens.
 
     def play(self, channel_id: str, media: str, playback_id: str | None, lang: str = "en") -> Json:
         ch = self._stasis_channel(channel_id)

@@ -230,10 +230,6 @@ class Call:
     config: CallConfig = field(default_factory=CallConfig)
 
 
-class IllegalCallEvent(Exception):
-    pass
-
-
 Step = tuple[Call, list[Command]]
 
 
