@@ -69,6 +69,7 @@ class Router:
         self.head_margin = 200
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self._wrapup_timers: dict[str, asyncio.TimerHandle] = {}
         self._pending: set[asyncio.Future[None]] = set()
 
@@ -81,13 +82,13 @@ class Router:
         ]
 
     async def stop(self) -> None:
+        # A flag as well as cancel(): a Redis call interrupted by cancellation may surface
+        # as a connection error, which the loops would otherwise log and retry forever.
+        self._stopping = True
         for t in self._tasks:
             t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except asyncio.CancelledError:
-                pass
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=3.0)
         for h in self._wrapup_timers.values():
             h.cancel()
 
@@ -328,7 +329,7 @@ class Router:
         return counts
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.tick_s)
             except TimeoutError:
@@ -338,12 +339,14 @@ class Router:
             await self._safe(self.route_once)
 
     async def _inbox_loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 item = await self.store.pop_offer(self.instance_id, timeout_s=1.0)
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self._stopping:
+                    return
                 log.exception("router inbox read failed")
                 await asyncio.sleep(1.0)
                 continue

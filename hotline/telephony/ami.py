@@ -65,6 +65,17 @@ class _Manager(Manager):
         super().__init__(**config)
         self.client = client
 
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        if self.client.closing:  # panoramisk reschedules connect after every loss
+            return None
+        return super().connect(*args, **kwargs)
+
+    def connection_lost(self, exc: Any) -> None:
+        if self.client.closing:
+            self._connected = False
+            return
+        super().connection_lost(exc)
+
     def login(self, future: asyncio.Future[Any]) -> bool:
         ok = bool(super().login(future))
         if not ok:
@@ -84,6 +95,7 @@ class AmiClient:
                  metrics: Metrics | None = None, reconnect_s: float = 2.0) -> None:
         self.metrics = metrics or Metrics()
         self.last_error = ""
+        self.closing = False
         self.logged_in = asyncio.Event()
         self.device_states: dict[str, str] = {}
         self.resyncs = 0
@@ -106,6 +118,7 @@ class AmiClient:
         self.manager.connect()
 
     async def close(self) -> None:
+        self.closing = True
         self.manager.close()
         for t in list(self._tasks):
             t.cancel()

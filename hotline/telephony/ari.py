@@ -111,13 +111,13 @@ class AriClient:
     async def close(self) -> None:
         self._closing = True
         if self._ws is not None:
-            await self._ws.close()
+            try:
+                await asyncio.wait_for(self._ws.close(), 2.0)
+            except (TimeoutError, aiohttp.ClientError, OSError):
+                pass
         if self._ws_task is not None:
             self._ws_task.cancel()
-            try:
-                await self._ws_task
-            except asyncio.CancelledError:
-                pass
+            await asyncio.wait([self._ws_task], timeout=3.0)
         if self._session is not None:
             await self._session.close()
             self._session = None
