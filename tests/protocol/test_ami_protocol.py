@@ -147,7 +147,7 @@ async def test_cut_connection_reconnects_and_resyncs(standin: StandIn) -> None:
     standin.sim.add_endpoint("1001")
     client = await ami_client(standin)
     await asyncio.wait_for(client.logged_in.wait(), 5)
-    assert client.resyncs >= 0
+    await wait_for(lambda: client.resyncs >= 1, what="resync after the first login")
     logins = standin.ami.logins
     standin.ami.drop_all()
     await wait_for(lambda: not client.logged_in.is_set(), what="disconnect seen")
