@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hotline.errors import HotlineError
 
-class HotlineError(Exception):
-    """Base of every domain error: an id, details and the HTTP status it maps to."""
-
-    error_id = "hotline-error"
-    status = 500
-
-    def __init__(self, message: str = "", **details: Any) -> None:
-        super().__init__(message or self.error_id)
-        self.message = message or self.error_id
-        self.details = details
-
-    def to_json(self) -> dict[str, Any]:
-        return {"error_id": self.error_id, "message": self.message, "details": self.details}
+__all__ = ["HotlineError"]
 
 
 class AriError(HotlineError):
