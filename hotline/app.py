@@ -88,29 +88,45 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
         store = RedisStore(app[REDIS], settings.redis_prefix)
         app[STORE] = store
         for seat in settings.operators:
-            await store.upsert_operator(Operator(
-                id=seat.id, endpoint=seat.endpoint, skills=dict(seat.skills),
-                languages=frozenset(seat.languages)))
+            await store.upsert_operator(
+                Operator(
+                    id=seat.id,
+                    endpoint=seat.endpoint,
+                    skills=dict(seat.skills),
+                    languages=frozenset(seat.languages),
+                )
+            )
         iid = instance_id()
-        ari = AriClient(settings.ari_url, settings.ari_user, settings.ari_password,
-                        settings.ari_app, app[METRICS], settings.reconnect_initial_s,
-                        settings.reconnect_max_s)
+        ari = AriClient(
+            settings.ari_url,
+            settings.ari_user,
+            settings.ari_password,
+            settings.ari_app,
+            app[METRICS],
+            settings.reconnect_initial_s,
+            settings.reconnect_max_s,
+        )
         holder: dict[str, StasisController] = {}
 
         async def on_offer(call_id: str, op: Operator) -> None:
             await holder["ctl"].on_offer(call_id, op)
 
-        router = Router(store, iid, on_offer,
-                        PolicyConfig(widening_from_steps(settings.widening_steps_s),
-                                     settings.operator_order),
-                        ring_timeout_s=settings.ring_timeout_s, wrapup_s=settings.wrapup_s,
-                        tick_s=settings.router_tick_s,
-                        wait=WaitEstimator(settings.answer_rate_half_life_s,
-                                           settings.mean_handle_s),
-                        overflow=OverflowPolicy(settings.overflow_announce_after_s,
-                                                settings.overflow_callback_after_s,
-                                                settings.overflow_divert_after_s,
-                                                settings.overflow_divert_queue))
+        router = Router(
+            store,
+            iid,
+            on_offer,
+            PolicyConfig(widening_from_steps(settings.widening_steps_s), settings.operator_order),
+            ring_timeout_s=settings.ring_timeout_s,
+            wrapup_s=settings.wrapup_s,
+            tick_s=settings.router_tick_s,
+            wait=WaitEstimator(settings.answer_rate_half_life_s, settings.mean_handle_s),
+            overflow=OverflowPolicy(
+                settings.overflow_announce_after_s,
+                settings.overflow_callback_after_s,
+                settings.overflow_divert_after_s,
+                settings.overflow_divert_queue,
+            ),
+        )
         ctl = StasisController(ari, router, settings, app[METRICS], iid)
         holder["ctl"] = ctl
         app[ROUTER], app[ARI], app[CONTROLLER] = router, ari, ctl
@@ -125,8 +141,14 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
         if not settings.ami_enabled:
             yield
             return
-        ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user,
-                        settings.ami_secret, app[METRICS], settings.reconnect_max_s / 5)
+        ami = AmiClient(
+            settings.ami_host,
+            settings.ami_port,
+            settings.ami_user,
+            settings.ami_secret,
+            app[METRICS],
+            settings.reconnect_max_s / 5,
+        )
         app[AMI] = ami
         await ami.start()
         yield

@@ -35,8 +35,7 @@ def demo_seats(count: int, first: int = 1001) -> list[OperatorSeat]:
             skills = {"labour": 5, "general": 2}
         else:
             skills = {"general": 3 + (i % 3 == 0), "market": 1, "labour": 1}
-        seats.append(OperatorSeat(id=str(n), endpoint=f"PJSIP/{n}", name=f"坐席{n}",
-                                  skills=skills))
+        seats.append(OperatorSeat(id=str(n), endpoint=f"PJSIP/{n}", name=f"坐席{n}", skills=skills))
     return seats
 
 
@@ -72,26 +71,36 @@ async def demo(args: argparse.Namespace) -> int:
     sim = SimAsterisk(sounds={"hotline/welcome": 2.0}, seed=args.seed)
     seats = demo_seats(args.seats)
     for seat in seats:
-        sim.add_endpoint(seat.id, SeatScript(answer_delay_s=args.answer_delay,
-                                             answer_prob=0.97))
+        sim.add_endpoint(seat.id, SeatScript(answer_delay_s=args.answer_delay, answer_prob=0.97))
     standin = await StandIn(sim, ari_port=args.ari_port, ami_port=args.ami_port).start()
     settings = load_settings(
-        ari_url=standin.ari_url, ami_port=standin.ami_port, http_port=args.port,
-        operators=seats, wrapup_s=args.wrapup)
+        ari_url=standin.ari_url,
+        ami_port=standin.ami_port,
+        http_port=args.port,
+        operators=seats,
+        wrapup_s=args.wrapup,
+    )
     stop = _stop_event()
     server = asyncio.create_task(_run_server(settings, stop))
     base = f"http://{settings.http_host}:{settings.http_port}"
     await login_operators(base, [s.id for s in seats])
-    print(f"""
+    print(
+        f"""
 hotline demo is up
   desk/API   {base}/            health {base}/healthz   metrics {base}/metrics
   operators  {base}/api/agents   live calls {base}/api/calls
   stand-in   ARI {standin.ari_url}/ari  AMI 127.0.0.1:{standin.ami_port}
   traffic    {args.rate} calls/s, {len(seats)} scripted operators; Ctrl-C stops
-""", flush=True)
-    profile = TrafficProfile(calls_per_second=args.rate, talk_mean_s=args.talk,
-                             patience_mean_s=args.patience, duration_s=args.duration or None,
-                             seed=args.seed)
+""",
+        flush=True,
+    )
+    profile = TrafficProfile(
+        calls_per_second=args.rate,
+        talk_mean_s=args.talk,
+        patience_mean_s=args.patience,
+        duration_s=args.duration or None,
+        seed=args.seed,
+    )
     results = TrafficResults()
     traffic = asyncio.create_task(generate_calls(sim, profile, results))
     start = time.monotonic()
@@ -99,9 +108,12 @@ hotline demo is up
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=args.report_every)
         st = sim.stats
-        print(f"[{time.monotonic() - start:6.0f}s] calls {st.calls}  answered {st.answered}  "
-              f"abandoned {st.abandoned}  fallback {st.fallback_calls}  "
-              f"live channels {len(sim.channels)}", flush=True)
+        print(
+            f"[{time.monotonic() - start:6.0f}s] calls {st.calls}  answered {st.answered}  "
+            f"abandoned {st.abandoned}  fallback {st.fallback_calls}  "
+            f"live channels {len(sim.channels)}",
+            flush=True,
+        )
     traffic.cancel()
     stop.set()
     await server
@@ -123,10 +135,15 @@ async def simulate(args: argparse.Namespace) -> int:
             await asyncio.sleep(0.1)
         await login_operators(args.server, ids)
     results = TrafficResults()
-    profile = TrafficProfile(calls_per_second=args.rate, total_calls=args.calls or None,
-                             duration_s=args.duration or None, talk_mean_s=args.talk,
-                             patience_mean_s=args.patience, seed=args.seed,
-                             arrivals=args.arrivals)
+    profile = TrafficProfile(
+        calls_per_second=args.rate,
+        total_calls=args.calls or None,
+        duration_s=args.duration or None,
+        talk_mean_s=args.talk,
+        patience_mean_s=args.patience,
+        seed=args.seed,
+        arrivals=args.arrivals,
+    )
     await generate_calls(sim, profile, results)
     await standin.stop()
     summary: dict[str, Any] = {"outcomes": dict(results.outcomes), **sim.stats.as_dict()}

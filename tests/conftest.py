@@ -51,9 +51,22 @@ def redis_url() -> Iterator[str]:
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="hotline-redis-")
     proc = subprocess.Popen(
-        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            redis_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 10
     while time.time() < deadline:
         try:
@@ -78,8 +91,9 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-async def wait_for(cond: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02,
-                   what: str = "condition") -> Any:
+async def wait_for(
+    cond: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = "condition"
+) -> Any:
     """Poll until ``cond()`` (sync or async) is truthy."""
     deadline = time.monotonic() + timeout
     while True:
@@ -105,17 +119,30 @@ async def standin() -> AsyncIterator[StandIn]:
 
 
 def seats(n: int, skills: dict[str, int] | None = None, first: int = 1001) -> list[OperatorSeat]:
-    return [OperatorSeat(id=str(first + i), endpoint=f"PJSIP/{first + i}",
-                         skills=dict(skills or {"general": 3, "market": 3, "labour": 3}))
-            for i in range(n)]
+    return [
+        OperatorSeat(
+            id=str(first + i),
+            endpoint=f"PJSIP/{first + i}",
+            skills=dict(skills or {"general": 3, "market": 3, "labour": 3}),
+        )
+        for i in range(n)
+    ]
 
 
 def make_settings(standin: StandIn, redis_url: str, **overrides: Any) -> Settings:
     base: dict[str, Any] = dict(
-        ari_url=standin.ari_url, ami_port=standin.ami_port, redis_url=redis_url,
-        greeting_sound="sound:hotline/welcome", ring_timeout_s=2.0, wrapup_s=0.2,
-        router_tick_s=0.2, reconnect_initial_s=0.05, reconnect_max_s=0.5,
-        operators=seats(3), data_dir=Path(tempfile.mkdtemp(prefix="hotline-test-")))
+        ari_url=standin.ari_url,
+        ami_port=standin.ami_port,
+        redis_url=redis_url,
+        greeting_sound="sound:hotline/welcome",
+        ring_timeout_s=2.0,
+        wrapup_s=0.2,
+        router_tick_s=0.2,
+        reconnect_initial_s=0.05,
+        reconnect_max_s=0.5,
+        operators=seats(3),
+        data_dir=Path(tempfile.mkdtemp(prefix="hotline-test-")),
+    )
     base.update(overrides)
     return Settings(**base)
 
@@ -168,9 +195,138 @@ async def ready_all(srv: Server, ids: list[str]) -> None:
 
     async with aiohttp.ClientSession() as http:
         for op_id in ids:
-            async with http.post(f"{srv.url}/api/agents/{op_id}/state",
-                                 json={"state": "ready"}) as resp:
+            async with http.post(
+                f"{srv.url}/api/agents/{op_id}/state", json={"state": "ready"}
+            ) as resp:
                 assert resp.status == 200, await resp.text()
 
 
 os.environ.setdefault("HOTLINE_LOG_LEVEL", "WARNING")
+
+
+# -- SQL: SQLite files and a real PostgreSQL --------------------------------------------------
+
+REQUIRE_PG = os.environ.get("HOTLINE_REQUIRE_PG") == "1"
+
+
+@pytest.fixture(scope="session")
+def postgres_base() -> Iterator[str | None]:
+    """Base URL of a PostgreSQL server, or None (then PostgreSQL tests skip, unless
+    HOTLINE_REQUIRE_PG=1, as CI sets, makes that an error)."""
+    from tests import pg
+
+    given = os.environ.get("HOTLINE_TEST_POSTGRES")
+    if given:
+        yield given.rstrip("/")
+        return
+    if pg.pg_bindir() is None:
+        if REQUIRE_PG:
+            raise RuntimeError("HOTLINE_REQUIRE_PG=1 but PostgreSQL is not installed")
+        yield None
+        return
+    with pg.cluster(free_port()) as url:
+        yield url
+
+
+_db_counter = iter(range(1, 1_000_000))
+
+
+async def _fresh_pg_database(base: str) -> str:
+    import asyncpg
+
+    name = f"hotline_test_{os.getpid()}_{next(_db_counter)}"
+    raw = base.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(raw + "/postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"{base}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_base: str | None
+) -> str:
+    """An empty database (not migrated), once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'hotline.sqlite3'}"
+    if postgres_base is None:
+        pytest.skip("PostgreSQL is not installed")
+    return await _fresh_pg_database(postgres_base)
+
+
+class Clock:
+    """A settable clock for the ticket store (aware, Asia/Shanghai)."""
+
+    def __init__(self, start: Any) -> None:
+        self.now = start
+
+    def __call__(self) -> Any:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        from datetime import timedelta
+
+        self.now = self.now + timedelta(**kw)
+
+
+class TicketEnv:
+    def __init__(self, engine: Any, directory: Any, store: Any, clock: Clock) -> None:
+        self.engine, self.directory, self.store, self.clock = engine, directory, store, clock
+        self.depts: dict[str, int] = {}
+        self.actors: dict[str, Any] = {}
+        self.tokens: dict[str, str] = {}
+
+
+DEPARTMENTS = [
+    {"code": "centre", "name": "市12345热线中心"},
+    {"code": "district-a", "name": "蜀山区人民政府", "parent": "centre"},
+    {"code": "street-a1", "name": "三里庵街道", "parent": "district-a"},
+    {"code": "housing", "name": "市住房和城乡建设局", "parent": "centre"},
+    {"code": "water", "name": "市供水集团", "parent": "centre"},
+]
+
+
+async def make_ticket_env(url: str, *, outbox: bool = False) -> TicketEnv:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from hotline.tickets.calendar import WorkCalendar
+    from hotline.tickets.db import make_engine, migrate
+    from hotline.tickets.directory import Directory
+    from hotline.tickets.models import Actor, Role
+    from hotline.tickets.store import TicketStore
+
+    engine = make_engine(url)
+    await migrate(engine)
+    clock = Clock(datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    directory = Directory(engine, clock=clock, tree_ttl=0)
+    store = TicketStore(engine, directory, calendar=WorkCalendar(), clock=clock, outbox=outbox)
+    env = TicketEnv(engine, directory, store, clock)
+    await directory.add_departments(DEPARTMENTS)
+    for d in DEPARTMENTS:
+        env.depts[d["code"]] = await directory.department_id(d["code"])
+    people = [
+        ("operator", Role.OPERATOR, None),
+        ("dispatcher", Role.DISPATCHER, None),
+        ("supervisor", Role.SUPERVISOR, None),
+        ("district", Role.DEPARTMENT, "district-a"),
+        ("street", Role.DEPARTMENT, "street-a1"),
+        ("housing", Role.DEPARTMENT, "housing"),
+        ("water", Role.DEPARTMENT, "water"),
+        ("admin", Role.ADMIN, None),
+    ]
+    for username, role, dept in people:
+        dept_id = env.depts[dept] if dept else None
+        user_id, token = await directory.add_user(username, role, department_id=dept_id)
+        env.actors[username] = Actor(user_id, role, dept_id, username)
+        env.tokens[username] = token
+    return env
+
+
+@pytest.fixture
+async def tickets(database_url: str) -> AsyncIterator[TicketEnv]:
+    env = await make_ticket_env(database_url)
+    yield env
+    await env.engine.dispose()

@@ -81,19 +81,34 @@ async def metrics(request: web.Request) -> web.Response:
             m.queue_longest_wait.labels(queue=queue).set(max(waits, default=0.0))
     except Exception as exc:  # a dead Redis must not take /metrics down with it
         log.warning("metrics: live gauges unavailable: %r", exc)
-    return web.Response(body=m.render(), content_type="text/plain", charset="utf-8",
-                        headers={"X-Content-Type-Options": "nosniff"})
+    return web.Response(
+        body=m.render(),
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
 
 
 async def list_agents(request: web.Request) -> web.Response:
     ops = await request.app[STORE].operators()
     now = time.time()
-    return web.json_response([{
-        "id": op.id, "endpoint": op.endpoint, "state": op.state.value, "reason": op.reason,
-        "since_s": round(now - op.state_since, 1) if op.state_since else None,
-        "skills": op.skills, "languages": sorted(op.languages), "call_id": op.call_id,
-        "calls_today": op.calls_today, "talk_seconds": round(op.talk_seconds, 1),
-    } for op in ops])
+    return web.json_response(
+        [
+            {
+                "id": op.id,
+                "endpoint": op.endpoint,
+                "state": op.state.value,
+                "reason": op.reason,
+                "since_s": round(now - op.state_since, 1) if op.state_since else None,
+                "skills": op.skills,
+                "languages": sorted(op.languages),
+                "call_id": op.call_id,
+                "calls_today": op.calls_today,
+                "talk_seconds": round(op.talk_seconds, 1),
+            }
+            for op in ops
+        ]
+    )
 
 
 async def set_agent_state(request: web.Request) -> web.Response:
@@ -107,8 +122,9 @@ async def set_agent_state(request: web.Request) -> web.Response:
     try:
         state = OperatorState(str(body.get("state", "")))
     except ValueError as exc:
-        raise BadRequest("state must be one of " + ", ".join(s.value for s in OperatorState),
-                         field="state") from exc
+        raise BadRequest(
+            "state must be one of " + ", ".join(s.value for s in OperatorState), field="state"
+        ) from exc
     reason = str(body.get("reason", ""))[:64]
     try:
         extend = float(body.get("extend_s", 0) or 0)
@@ -116,8 +132,9 @@ async def set_agent_state(request: web.Request) -> web.Response:
         raise BadRequest("extend_s must be a number", field="extend_s") from exc
     if await request.app[STORE].get_operator(op_id) is None:
         raise NotFound(f"no operator {op_id!r}", operator=op_id)
-    prev = await request.app[ROUTER].set_operator_state(op_id, state, reason,
-                                                        extend_wrapup_s=extend)
+    prev = await request.app[ROUTER].set_operator_state(
+        op_id, state, reason, extend_wrapup_s=extend
+    )
     return web.json_response({"id": op_id, "state": state.value, "previous": prev})
 
 
@@ -127,12 +144,17 @@ async def list_calls(request: web.Request) -> web.Response:
     out = []
     for r in ctl.calls.values():
         position, ewt = estimates.get(r.call_id, (None, None))
-        out.append({
-            "call_id": r.call_id, "line": r.call.line, "state": r.call.state.value,
-            "operator": r.call.operator_id, "caller": r.caller_number,
-            "position": position,
-            "estimated_wait_s": None if ewt is None or ewt == float("inf") else round(ewt, 1),
-        })
+        out.append(
+            {
+                "call_id": r.call_id,
+                "line": r.call.line,
+                "state": r.call.state.value,
+                "operator": r.call.operator_id,
+                "caller": r.caller_number,
+                "position": position,
+                "estimated_wait_s": None if ewt is None or ewt == float("inf") else round(ewt, 1),
+            }
+        )
     return web.json_response(out)
 
 
@@ -149,11 +171,19 @@ async def debug_latency(request: web.Request) -> web.Response:
     out = {}
     for step, samples in ctl.latency.samples.items():
         vals = list(samples)
-        out[step] = {"n": len(vals), "p50_ms": _ms(_pct(vals, 0.5)),
-                     "p99_ms": _ms(_pct(vals, 0.99)), "max_ms": _ms(max(vals, default=None))}
+        out[step] = {
+            "n": len(vals),
+            "p50_ms": _ms(_pct(vals, 0.5)),
+            "p99_ms": _ms(_pct(vals, 0.99)),
+            "max_ms": _ms(max(vals, default=None)),
+        }
     lag: list[float] = list(request.app.get(LOOP_LAG) or ())
-    out["loop_lag"] = {"n": len(lag), "p50_ms": _ms(_pct(lag, 0.5)),
-                       "p99_ms": _ms(_pct(lag, 0.99)), "max_ms": _ms(max(lag, default=None))}
+    out["loop_lag"] = {
+        "n": len(lag),
+        "p50_ms": _ms(_pct(lag, 0.5)),
+        "p99_ms": _ms(_pct(lag, 0.99)),
+        "max_ms": _ms(max(lag, default=None)),
+    }
     out["router"] = vars(request.app[ROUTER].stats)
     return web.Response(text=json.dumps(out), content_type="application/json")
 

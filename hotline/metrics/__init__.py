@@ -21,72 +21,114 @@ class Metrics:
         r = self.registry = CollectorRegistry(auto_describe=True)
         ql = ["queue", "line"]
         self.calls_received = Counter(
-            "hotline_calls_received", "Calls that entered the Stasis app", ["line"], registry=r)
+            "hotline_calls_received", "Calls that entered the Stasis app", ["line"], registry=r
+        )
         self.calls_offered = Counter(
-            "hotline_calls_offered", "Calls that entered the operator queue", ql, registry=r)
+            "hotline_calls_offered", "Calls that entered the operator queue", ql, registry=r
+        )
         self.calls_answered = Counter(
-            "hotline_calls_answered", "Calls bridged to an operator", ql, registry=r)
+            "hotline_calls_answered", "Calls bridged to an operator", ql, registry=r
+        )
         self.calls_answered_within_sla = Counter(
             "hotline_calls_answered_within_sla",
-            "Calls bridged to an operator within the service-level threshold", ql, registry=r)
+            "Calls bridged to an operator within the service-level threshold",
+            ql,
+            registry=r,
+        )
         self.calls_abandoned = Counter(
-            "hotline_calls_abandoned", "Callers who hung up while queued", ql, registry=r)
+            "hotline_calls_abandoned", "Callers who hung up while queued", ql, registry=r
+        )
         self.calls_short_abandoned = Counter(
             "hotline_calls_short_abandoned",
-            "Callers who hung up while queued within the short-abandon threshold", ql,
-            registry=r)
+            "Callers who hung up while queued within the short-abandon threshold",
+            ql,
+            registry=r,
+        )
         self.calls_fallback = Counter(
-            "hotline_calls_fallback", "Calls sent back to the dialplan after an error",
-            ["reason"], registry=r)
+            "hotline_calls_fallback",
+            "Calls sent back to the dialplan after an error",
+            ["reason"],
+            registry=r,
+        )
         self.queue_wait = Histogram(
-            "hotline_queue_wait_seconds", "Time from enqueue to answer or abandon", ql,
-            buckets=WAIT_BUCKETS, registry=r)
+            "hotline_queue_wait_seconds",
+            "Time from enqueue to answer or abandon",
+            ql,
+            buckets=WAIT_BUCKETS,
+            registry=r,
+        )
         self.calls_waiting = Gauge(
-            "hotline_calls_waiting", "Calls waiting in the queue now", ["queue"], registry=r)
+            "hotline_calls_waiting", "Calls waiting in the queue now", ["queue"], registry=r
+        )
         self.queue_longest_wait = Gauge(
-            "hotline_queue_longest_wait_seconds", "Wait of the oldest queued call", ["queue"],
-            registry=r)
+            "hotline_queue_longest_wait_seconds",
+            "Wait of the oldest queued call",
+            ["queue"],
+            registry=r,
+        )
         self.agents = Gauge("hotline_agents", "Operators by state", ["state"], registry=r)
         self.offers_missed = Counter(
-            "hotline_offers_missed", "Offers an operator did not answer in time", registry=r)
-        self.ari_events = Counter(
-            "hotline_ari_events", "ARI events received", ["type"], registry=r)
+            "hotline_offers_missed", "Offers an operator did not answer in time", registry=r
+        )
+        self.ari_events = Counter("hotline_ari_events", "ARI events received", ["type"], registry=r)
         self.ari_bad_frames = Counter(
-            "hotline_ari_bad_frames", "ARI websocket frames that could not be parsed",
-            ["reason"], registry=r)
+            "hotline_ari_bad_frames",
+            "ARI websocket frames that could not be parsed",
+            ["reason"],
+            registry=r,
+        )
         self.ari_errors = Counter(
-            "hotline_ari_errors", "ARI REST calls that failed", ["kind"], registry=r)
+            "hotline_ari_errors", "ARI REST calls that failed", ["kind"], registry=r
+        )
         self.ari_reconnects = Counter(
-            "hotline_ari_reconnects", "ARI websocket (re)connections", registry=r)
+            "hotline_ari_reconnects", "ARI websocket (re)connections", registry=r
+        )
         self.ari_connected = Gauge(
-            "hotline_ari_connected", "1 while the ARI websocket is up", registry=r)
+            "hotline_ari_connected", "1 while the ARI websocket is up", registry=r
+        )
         self.ami_events = Counter(
-            "hotline_ami_events", "AMI events received", ["event"], registry=r)
+            "hotline_ami_events", "AMI events received", ["event"], registry=r
+        )
         self.ami_reconnects = Counter(
-            "hotline_ami_reconnects", "AMI logins (first and after reconnect)", registry=r)
-        self.ami_connected = Gauge(
-            "hotline_ami_connected", "1 while logged in to AMI", registry=r)
+            "hotline_ami_reconnects", "AMI logins (first and after reconnect)", registry=r
+        )
+        self.ami_connected = Gauge("hotline_ami_connected", "1 while logged in to AMI", registry=r)
         self.unknown_channel_events = Counter(
             "hotline_unknown_channel_events",
-            "Events for channels no call session owns", ["type"], registry=r)
+            "Events for channels no call session owns",
+            ["type"],
+            registry=r,
+        )
         self.controller_latency = Histogram(
             "hotline_controller_latency_seconds",
-            "Time the controller adds: event received to command sent", ["step"],
-            buckets=LATENCY_BUCKETS, registry=r)
+            "Time the controller adds: event received to command sent",
+            ["step"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.session_errors = Counter(
-            "hotline_session_errors", "Exceptions in call handling", ["state"], registry=r)
+            "hotline_session_errors", "Exceptions in call handling", ["state"], registry=r
+        )
         self.loop_lag = Histogram(
-            "hotline_event_loop_lag_seconds", "Event-loop scheduling lag", buckets=LATENCY_BUCKETS,
-            registry=r)
+            "hotline_event_loop_lag_seconds",
+            "Event-loop scheduling lag",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
 
     def init_lines(self, lines: list[tuple[str, str]]) -> None:
         """Create every (queue, line) series at zero, so dashboards and rate() see them
         before the first call."""
         for queue, line in lines:
             self.calls_received.labels(line=line)
-            for metric in (self.calls_offered, self.calls_answered,
-                           self.calls_answered_within_sla, self.calls_abandoned,
-                           self.calls_short_abandoned, self.queue_wait):
+            for metric in (
+                self.calls_offered,
+                self.calls_answered,
+                self.calls_answered_within_sla,
+                self.calls_abandoned,
+                self.calls_short_abandoned,
+                self.queue_wait,
+            ):
                 metric.labels(queue=queue, line=line)
             self.calls_waiting.labels(queue=queue)
             self.queue_longest_wait.labels(queue=queue)

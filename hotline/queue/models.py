@@ -46,7 +46,8 @@ class IllegalOperatorTransition(HotlineError):
 def check_operator_transition(current: OperatorState, target: OperatorState) -> None:
     if target not in OPERATOR_TRANSITIONS[current]:
         raise IllegalOperatorTransition(
-            f"operator cannot go from {current} to {target}", state=current, target=target)
+            f"operator cannot go from {current} to {target}", state=current, target=target
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,12 @@ PRIORITY_ELDERLY = 10
 PRIORITY_REPEAT = 5
 
 
-def boosted_priority(base: int, *, urgent: bool = False, elderly: bool = False,
-                     repeat_open_ticket: bool = False) -> int:
-    return (base + (PRIORITY_URGENT if urgent else 0) + (PRIORITY_ELDERLY if elderly else 0)
-            + (PRIORITY_REPEAT if repeat_open_ticket else 0))
+def boosted_priority(
+    base: int, *, urgent: bool = False, elderly: bool = False, repeat_open_ticket: bool = False
+) -> int:
+    return (
+        base
+        + (PRIORITY_URGENT if urgent else 0)
+        + (PRIORITY_ELDERLY if elderly else 0)
+        + (PRIORITY_REPEAT if repeat_open_ticket else 0)
+    )

@@ -101,7 +101,9 @@ def pick_task(
 
 
 def plan_assignments(
-    tasks: Iterable[Task], operators: Iterable[Operator], now: float,
+    tasks: Iterable[Task],
+    operators: Iterable[Operator],
+    now: float,
     config: PolicyConfig = PolicyConfig(),
 ) -> list[Assignment]:
     """Match as many waiting tasks as possible, serving tasks in priority/wait order.

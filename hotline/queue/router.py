@@ -102,9 +102,15 @@ class Router:
         if task.owner == self.instance_id:
             self._owned.add(task.call_id)
         if kept.enqueued_at == task.enqueued_at:
-            await self.store.publish("call.queued", self.clock(), call_id=task.call_id,
-                                     queue=task.queue, skills=list(task.skills),
-                                     priority=task.priority, line=task.line)
+            await self.store.publish(
+                "call.queued",
+                self.clock(),
+                call_id=task.call_id,
+                queue=task.queue,
+                skills=list(task.skills),
+                priority=task.priority,
+                line=task.line,
+            )
         self.wake()
         return kept
 
@@ -117,12 +123,15 @@ class Router:
         state, op_id, enqueued_at = removed
         await self._forget(call_id)
         if state == "offered" and op_id:
-            await self.store.set_operator_state(op_id, S.READY, now,
-                                                allowed_from=[S.RESERVED])
+            await self.store.set_operator_state(op_id, S.READY, now, allowed_from=[S.RESERVED])
             self.wake()
-        await self.store.publish("call.abandoned" if reason == "abandon" else "call.left",
-                                 now, call_id=call_id, wait=round(now - enqueued_at, 3),
-                                 reason=reason)
+        await self.store.publish(
+            "call.abandoned" if reason == "abandon" else "call.left",
+            now,
+            call_id=call_id,
+            wait=round(now - enqueued_at, 3),
+            reason=reason,
+        )
         return removed
 
     async def offer_failed(self, call_id: str, op_id: str, missed: bool) -> bool:
@@ -133,12 +142,22 @@ class Router:
         exclude = () if missed else (op_id,)
         task = await self.store.get_task(call_id)
         excluded = set(task.excluded) if task else set()
-        res = await self.store.release(op_id, call_id, target, now,
-                                       "missed_call" if missed else "",
-                                       exclude=excluded | set(exclude))
+        res = await self.store.release(
+            op_id,
+            call_id,
+            target,
+            now,
+            "missed_call" if missed else "",
+            exclude=excluded | set(exclude),
+        )
         if res & 1:
-            await self.store.publish("agent.state", now, operator=op_id, state=target.value,
-                                     reason="missed_call" if missed else "")
+            await self.store.publish(
+                "agent.state",
+                now,
+                operator=op_id,
+                state=target.value,
+                reason="missed_call" if missed else "",
+            )
         self.wake()
         return bool(res & 2)
 
@@ -151,16 +170,18 @@ class Router:
         if task:
             self.wait.answered(task.queue, now)
         await self._forget(call_id)
-        await self.store.publish("call.answered", now, call_id=call_id, operator=op_id,
-                                 wait=round(wait, 3))
+        await self.store.publish(
+            "call.answered", now, call_id=call_id, operator=op_id, wait=round(wait, 3)
+        )
         await self.store.publish("agent.state", now, operator=op_id, state=S.ON_CALL.value)
         return wait
 
     async def call_ended(self, op_id: str, talk_seconds: float) -> None:
         now = self.clock()
         await self.store.add_talk_seconds(op_id, talk_seconds)
-        status, _ = await self.store.set_operator_state(op_id, S.WRAP_UP, now,
-                                                        allowed_from=[S.ON_CALL])
+        status, _ = await self.store.set_operator_state(
+            op_id, S.WRAP_UP, now, allowed_from=[S.ON_CALL]
+        )
         if status == "ok":
             await self.store.set_operator_fields(op_id, wrapup_until=now + self.wrapup_s)
             await self.store.publish("agent.state", now, operator=op_id, state="wrap_up")
@@ -168,8 +189,9 @@ class Router:
 
     # -- operators -----------------------------------------------------------------------
 
-    async def set_operator_state(self, op_id: str, state: OperatorState, reason: str = "",
-                                 extend_wrapup_s: float = 0.0) -> str:
+    async def set_operator_state(
+        self, op_id: str, state: OperatorState, reason: str = "", extend_wrapup_s: float = 0.0
+    ) -> str:
         """Apply an operator's (or supervisor's) request; returns the previous state."""
         op = await self.store.get_operator(op_id)
         if op is None:
@@ -181,13 +203,16 @@ class Router:
             return op.state.value
         check_operator_transition(op.state, state)
         status, prev = await self.store.set_operator_state(
-            op_id, state, now, reason, allowed_from=[op.state])
+            op_id, state, now, reason, allowed_from=[op.state]
+        )
         if status != "ok":
             check_operator_transition(OperatorState(prev), state)
             status, prev = await self.store.set_operator_state(
-                op_id, state, now, reason, allowed_from=[OperatorState(prev)])
-        await self.store.publish("agent.state", now, operator=op_id, state=state.value,
-                                 reason=reason)
+                op_id, state, now, reason, allowed_from=[OperatorState(prev)]
+            )
+        await self.store.publish(
+            "agent.state", now, operator=op_id, state=state.value, reason=reason
+        )
         if state is S.READY:
             self.wake()
         return prev
@@ -197,8 +222,7 @@ class Router:
         if old:
             old.cancel()
         loop = asyncio.get_running_loop()
-        self._wrapup_timers[op_id] = loop.call_later(
-            delay, self._end_wrapup_soon, op_id)
+        self._wrapup_timers[op_id] = loop.call_later(delay, self._end_wrapup_soon, op_id)
 
     def _end_wrapup_soon(self, op_id: str) -> None:
         task = asyncio.ensure_future(self._end_wrapup(op_id))
@@ -215,11 +239,11 @@ class Router:
         if until > self.clock() + 0.001:
             self._schedule_wrapup_end(op_id, until - self.clock())
             return
-        status, _ = await self.store.set_operator_state(op_id, S.READY, self.clock(),
-                                                        allowed_from=[S.WRAP_UP])
+        status, _ = await self.store.set_operator_state(
+            op_id, S.READY, self.clock(), allowed_from=[S.WRAP_UP]
+        )
         if status == "ok":
-            await self.store.publish("agent.state", self.clock(), operator=op_id,
-                                     state="ready")
+            await self.store.publish("agent.state", self.clock(), operator=op_id, state="ready")
             self.wake()
 
     # -- routing -------------------------------------------------------------------------
@@ -232,7 +256,8 @@ class Router:
         # as there are free seats, and the margin lets skilled calls behind an
         # unservable head through.
         operators = await self.store.ready_operators(
-            with_counters=self.policy.order != "longest_idle")
+            with_counters=self.policy.order != "longest_idle"
+        )
         if not operators:
             return 0
         tasks = await self.store.waiting_tasks(limit=self.head_margin + 10 * len(operators))
@@ -248,8 +273,9 @@ class Router:
                 continue
             made += 1
             self.stats.offers += 1
-            await self.store.publish("call.offered", now, call_id=a.task.call_id,
-                                     operator=a.operator.id, level=a.level)
+            await self.store.publish(
+                "call.offered", now, call_id=a.task.call_id, operator=a.operator.id, level=a.level
+            )
             await self._deliver(a.task, a.operator)
         return made
 
@@ -304,13 +330,18 @@ class Router:
             ewt = self.wait.estimate(queue, position[queue], now, staffed.get(queue, 0))
             self.estimates[call_id] = (position[queue], ewt)
             action = overflow_action(ewt, self.overflow)
-            if _ESCALATION.index(action) > _ESCALATION.index(
-                    self._escalated.get(call_id, "none")):
+            if _ESCALATION.index(action) > _ESCALATION.index(self._escalated.get(call_id, "none")):
                 self._escalated[call_id] = action
                 escalations += 1
-                await self.store.publish("call.overflow", now, call_id=call_id, action=action,
-                                         ewt=round(min(ewt, 1e6), 1),
-                                         position=position[queue], queue=queue)
+                await self.store.publish(
+                    "call.overflow",
+                    now,
+                    call_id=call_id,
+                    action=action,
+                    ewt=round(min(ewt, 1e6), 1),
+                    position=position[queue],
+                    queue=queue,
+                )
         for gone in set(self.estimates) - live:
             self.estimates.pop(gone, None)
         return escalations

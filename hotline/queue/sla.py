@@ -22,8 +22,7 @@ def erlang_c(agents: int, traffic_erlangs: float) -> float:
     return b / (1 - rho + rho * b)
 
 
-def service_level(agents: int, arrival_rate: float, mean_handle_s: float,
-                  target_s: float) -> float:
+def service_level(agents: int, arrival_rate: float, mean_handle_s: float, target_s: float) -> float:
     """Fraction of calls answered within ``target_s`` (M/M/c, no abandonment)."""
     a = arrival_rate * mean_handle_s
     if a >= agents:
@@ -39,8 +38,13 @@ def average_speed_of_answer(agents: int, arrival_rate: float, mean_handle_s: flo
     return erlang_c(agents, a) * mean_handle_s / (agents - a)
 
 
-def required_agents(arrival_rate: float, mean_handle_s: float, target_s: float,
-                    target_level: float, max_agents: int = 100_000) -> int:
+def required_agents(
+    arrival_rate: float,
+    mean_handle_s: float,
+    target_s: float,
+    target_level: float,
+    max_agents: int = 100_000,
+) -> int:
     """Fewest seats that reach ``target_level`` service level within ``target_s``."""
     a = arrival_rate * mean_handle_s
     n = max(1, math.floor(a) + 1)

@@ -166,10 +166,15 @@ class RedisStore:
         """Register a seat's static data; its live state is kept if it already exists."""
         key = self.k_op(op.id)
         async with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={
-                "id": op.id, "endpoint": op.endpoint, "skills": json.dumps(op.skills),
-                "languages": ",".join(sorted(op.languages)),
-            })
+            pipe.hset(
+                key,
+                mapping={
+                    "id": op.id,
+                    "endpoint": op.endpoint,
+                    "skills": json.dumps(op.skills),
+                    "languages": ",".join(sorted(op.languages)),
+                },
+            )
             pipe.hsetnx(key, "state", op.state.value)
             pipe.hsetnx(key, "state_since", op.state_since)
             pipe.sadd(self.k_ops, op.id)
@@ -177,7 +182,11 @@ class RedisStore:
             await pipe.execute()
 
     async def set_operator_state(
-        self, op_id: str, state: OperatorState, now: float, reason: str = "",
+        self,
+        op_id: str,
+        state: OperatorState,
+        now: float,
+        reason: str = "",
         allowed_from: Iterable[OperatorState] = tuple(OperatorState),
     ) -> tuple[str, str]:
         res = await self._set_state(
@@ -223,14 +232,16 @@ class RedisStore:
             async with self.r.pipeline(transaction=False) as pipe:
                 for op_id in missing:
                     pipe.hmget(self.k_op(op_id), "endpoint", "skills", "languages")
-                for op_id, (endpoint, skills, langs) in zip(missing, await pipe.execute(),
-                                                            strict=True):
+                for op_id, (endpoint, skills, langs) in zip(
+                    missing, await pipe.execute(), strict=True
+                ):
                     if endpoint is None:
                         continue
                     self._static[op_id] = (
                         endpoint.decode(),
                         {k: int(v) for k, v in json.loads(skills or b"{}").items()},
-                        frozenset(x for x in (langs or b"zh").decode().split(",") if x))
+                        frozenset(x for x in (langs or b"zh").decode().split(",") if x),
+                    )
         counters: list[Any] = []
         if with_counters:
             async with self.r.pipeline(transaction=False) as pipe:
@@ -243,10 +254,19 @@ class RedisStore:
             if static is None:
                 continue
             calls, talk, offer = counters[i] if counters else (0, 0, 0)
-            out.append(Operator(op_id, static[0], static[1], static[2], OperatorState.READY,
-                                float(since), calls_today=int(calls or 0),
-                                talk_seconds=float(talk or 0),
-                                last_offer_at=float(offer or 0)))
+            out.append(
+                Operator(
+                    op_id,
+                    static[0],
+                    static[1],
+                    static[2],
+                    OperatorState.READY,
+                    float(since),
+                    calls_today=int(calls or 0),
+                    talk_seconds=float(talk or 0),
+                    last_offer_at=float(offer or 0),
+                )
+            )
         return out
 
     # tasks
@@ -315,30 +335,52 @@ class RedisStore:
     # reservations
     async def reserve(self, op_id: str, call_id: str, now: float, deadline: float) -> int:
         """1: reserved; 0: operator no longer ready; -1: call no longer waiting."""
-        return int(await self._reserve(
-            keys=[self.k_op(op_id), self.k_task(call_id), self.k_waiting, self.k_ready,
-                  self.k_reservations],
-            args=[op_id, call_id, now, deadline],
-        ))
+        return int(
+            await self._reserve(
+                keys=[
+                    self.k_op(op_id),
+                    self.k_task(call_id),
+                    self.k_waiting,
+                    self.k_ready,
+                    self.k_reservations,
+                ],
+                args=[op_id, call_id, now, deadline],
+            )
+        )
 
-    async def release(self, op_id: str, call_id: str, op_state: OperatorState, now: float,
-                      reason: str = "", exclude: Iterable[str] = ()) -> int:
+    async def release(
+        self,
+        op_id: str,
+        call_id: str,
+        op_state: OperatorState,
+        now: float,
+        reason: str = "",
+        exclude: Iterable[str] = (),
+    ) -> int:
         """Undo a reservation. Bit 1: operator released; bit 2: call back in the queue."""
-        return int(await self._release(
-            keys=[self.k_op(op_id), self.k_task(call_id), self.k_waiting, self.k_ready,
-                  self.k_reservations],
-            args=[op_id, call_id, op_state.value, now, reason, ",".join(sorted(exclude))],
-        ))
+        return int(
+            await self._release(
+                keys=[
+                    self.k_op(op_id),
+                    self.k_task(call_id),
+                    self.k_waiting,
+                    self.k_ready,
+                    self.k_reservations,
+                ],
+                args=[op_id, call_id, op_state.value, now, reason, ",".join(sorted(exclude))],
+            )
+        )
 
     async def answered(self, op_id: str, call_id: str, now: float) -> bool:
-        return bool(await self._answer(
-            keys=[self.k_op(op_id), self.k_task(call_id), self.k_reservations],
-            args=[op_id, call_id, now],
-        ))
+        return bool(
+            await self._answer(
+                keys=[self.k_op(op_id), self.k_task(call_id), self.k_reservations],
+                args=[op_id, call_id, now],
+            )
+        )
 
     async def expired_reservations(self, now: float) -> list[str]:
-        return [x.decode() for x in
-                await self.r.zrangebyscore(self.k_reservations, "-inf", now)]
+        return [x.decode() for x in await self.r.zrangebyscore(self.k_reservations, "-inf", now)]
 
     async def reservation_operator(self, call_id: str) -> str:
         v = await self.r.hget(self.k_task(call_id), "operator")
@@ -349,7 +391,8 @@ class RedisStore:
         await self.r.xadd(
             self.k_events,
             {"type": event_type, "ts": f"{now:.3f}", "data": json.dumps(data, ensure_ascii=False)},
-            maxlen=100_000, approximate=True,
+            maxlen=100_000,
+            approximate=True,
         )
 
     async def push_offer(self, owner: str, call_id: str, op_id: str) -> None:
@@ -370,12 +413,15 @@ def _s(d: Mapping[bytes, bytes], key: str, default: str = "") -> str:
 
 def _operator(d: Mapping[bytes, bytes]) -> Operator:
     return Operator(
-        id=_s(d, "id"), endpoint=_s(d, "endpoint"),
+        id=_s(d, "id"),
+        endpoint=_s(d, "endpoint"),
         skills={k: int(v) for k, v in json.loads(_s(d, "skills", "{}")).items()},
         languages=frozenset(x for x in _s(d, "languages", "zh").split(",") if x),
         state=OperatorState(_s(d, "state", "logged_out")),
-        state_since=float(_s(d, "state_since", "0") or 0), reason=_s(d, "reason"),
-        call_id=_s(d, "call_id"), calls_today=int(_s(d, "calls_today", "0") or 0),
+        state_since=float(_s(d, "state_since", "0") or 0),
+        reason=_s(d, "reason"),
+        call_id=_s(d, "call_id"),
+        calls_today=int(_s(d, "calls_today", "0") or 0),
         talk_seconds=float(_s(d, "talk_seconds", "0") or 0),
         last_offer_at=float(_s(d, "last_offer_at", "0") or 0),
     )
@@ -383,18 +429,30 @@ def _operator(d: Mapping[bytes, bytes]) -> Operator:
 
 def _task_fields(t: Task) -> dict[str, str]:
     return {
-        "call_id": t.call_id, "queue": t.queue, "skills": ",".join(t.skills),
-        "language": t.language, "priority": str(t.priority), "enqueued_at": repr(t.enqueued_at),
-        "line": t.line, "owner": t.owner, "state": "waiting", "operator": "",
-        "score": repr(task_score(t)), "excluded": ",".join(sorted(t.excluded)),
+        "call_id": t.call_id,
+        "queue": t.queue,
+        "skills": ",".join(t.skills),
+        "language": t.language,
+        "priority": str(t.priority),
+        "enqueued_at": repr(t.enqueued_at),
+        "line": t.line,
+        "owner": t.owner,
+        "state": "waiting",
+        "operator": "",
+        "score": repr(task_score(t)),
+        "excluded": ",".join(sorted(t.excluded)),
     }
 
 
 def _task(d: Mapping[bytes, bytes]) -> Task:
     return Task(
-        call_id=_s(d, "call_id"), queue=_s(d, "queue"),
-        skills=tuple(_s(d, "skills").split(",")), language=_s(d, "language", "zh"),
-        priority=int(_s(d, "priority", "0")), enqueued_at=float(_s(d, "enqueued_at", "0")),
-        line=_s(d, "line"), owner=_s(d, "owner"),
+        call_id=_s(d, "call_id"),
+        queue=_s(d, "queue"),
+        skills=tuple(_s(d, "skills").split(",")),
+        language=_s(d, "language", "zh"),
+        priority=int(_s(d, "priority", "0")),
+        enqueued_at=float(_s(d, "enqueued_at", "0")),
+        line=_s(d, "line"),
+        owner=_s(d, "owner"),
         excluded=frozenset(x for x in _s(d, "excluded").split(",") if x),
     )

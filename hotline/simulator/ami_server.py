@@ -37,8 +37,9 @@ def parse_block(block: str) -> dict[str, str]:
 
 
 class AmiSession:
-    def __init__(self, server: AmiServer, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, server: AmiServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         self.server = server
         self.sim = server.sim
         self.reader = reader
@@ -51,8 +52,14 @@ class AmiSession:
 
     def on_event(self, event: str, headers: Headers) -> None:
         if self.authed:
-            self.send([("Event", event), ("Privilege", "call,all"),
-                       ("Timestamp", f"{time.time():.6f}"), *headers])
+            self.send(
+                [
+                    ("Event", event),
+                    ("Privilege", "call,all"),
+                    ("Timestamp", f"{time.time():.6f}"),
+                    *headers,
+                ]
+            )
 
     async def run(self) -> None:
         self.writer.write(f"Asterisk Call Manager/11.0.0{EOL}".encode())
@@ -88,28 +95,45 @@ class AmiSession:
             self.authed = True
             self.server.logins += 1
             self.send([("Response", "Success"), *ah, ("Message", "Authentication accepted")])
-            self.send([("Event", "FullyBooted"), ("Privilege", "system,all"), ("Uptime", "24"),
-                       ("LastReload", "24"), ("Status", "Fully Booted")])
+            self.send(
+                [
+                    ("Event", "FullyBooted"),
+                    ("Privilege", "system,all"),
+                    ("Uptime", "24"),
+                    ("LastReload", "24"),
+                    ("Status", "Fully Booted"),
+                ]
+            )
             return True
         if not self.authed:
             self.send([("Response", "Error"), *ah, ("Message", "Missing action in request")])
             return True
         handler = self.server.actions.get(name)
         if handler is None:
-            self.send([("Response", "Error"), *ah,
-                       ("Message", f"Invalid/unknown command: {action}. Use Action: "
-                                   "ListCommands to show available commands.")])
+            self.send(
+                [
+                    ("Response", "Error"),
+                    *ah,
+                    (
+                        "Message",
+                        f"Invalid/unknown command: {action}. Use Action: "
+                        "ListCommands to show available commands.",
+                    ),
+                ]
+            )
             return True
         handler(self, msg, ah)
         return name != "logoff"
 
-    def send_list(self, ah: Headers, message: str, event: str, items: list[Headers],
-                  complete: str) -> None:
+    def send_list(
+        self, ah: Headers, message: str, event: str, items: list[Headers], complete: str
+    ) -> None:
         self.send([("Response", "Success"), *ah, ("EventList", "start"), ("Message", message)])
         for item in items:
             self.send([("Event", event), *ah, *item])
-        self.send([("Event", complete), *ah, ("EventList", "Complete"),
-                   ("ListItems", str(len(items)))])
+        self.send(
+            [("Event", complete), *ah, ("EventList", "Complete"), ("ListItems", str(len(items)))]
+        )
 
 
 def _ping(s: AmiSession, msg: dict[str, str], ah: Headers) -> None:
@@ -122,66 +146,139 @@ def _logoff(s: AmiSession, msg: dict[str, str], ah: Headers) -> None:
 
 def _command(s: AmiSession, msg: dict[str, str], ah: Headers) -> None:
     cmd = msg.get("command", "")
-    out = ("Asterisk 22.10.1 built by root @ vm on a x86_64 running Linux on "
-           "2026-11-23 09:00:34 UTC" if cmd == "core show version"
-           else f"No such command '{cmd}' (type 'core show help {cmd}' for other possible "
-                "commands)")
+    out = (
+        "Asterisk 22.10.1 built by root @ vm on a x86_64 running Linux on 2026-11-23 09:00:34 UTC"
+        if cmd == "core show version"
+        else f"No such command '{cmd}' (type 'core show help {cmd}' for other possible commands)"
+    )
     s.send([("Response", "Success"), *ah, ("Message", "Command output follows"), ("Output", out)])
 
 
 def _endpoints(s: AmiSession, msg: dict[str, str], ah: Headers) -> None:
-    items = [[("ObjectType", "endpoint"), ("ObjectName", ep.resource),
-              ("Transport", "transport-udp"), ("Aor", ep.resource), ("Auths", ""),
-              ("OutboundAuths", ""),
-              ("Contacts", f"{ep.resource}/sip:{ep.resource}@127.0.0.1:5060,"),
-              ("DeviceState", ("In use" if ep.channel_ids else "Not in use")
-               if ep.state == "online" else "Unavailable"),
-              ("ActiveChannels", str(len(ep.channel_ids)))]
-             for ep in s.sim.endpoints.values()]
-    s.send_list(ah, "A listing of Endpoints follows, presented as EndpointList events",
-                "EndpointList", items, "EndpointListComplete")
+    items = [
+        [
+            ("ObjectType", "endpoint"),
+            ("ObjectName", ep.resource),
+            ("Transport", "transport-udp"),
+            ("Aor", ep.resource),
+            ("Auths", ""),
+            ("OutboundAuths", ""),
+            ("Contacts", f"{ep.resource}/sip:{ep.resource}@127.0.0.1:5060,"),
+            (
+                "DeviceState",
+                ("In use" if ep.channel_ids else "Not in use")
+                if ep.state == "online"
+                else "Unavailable",
+            ),
+            ("ActiveChannels", str(len(ep.channel_ids))),
+        ]
+        for ep in s.sim.endpoints.values()
+    ]
+    s.send_list(
+        ah,
+        "A listing of Endpoints follows, presented as EndpointList events",
+        "EndpointList",
+        items,
+        "EndpointListComplete",
+    )
 
 
 def _channels(s: AmiSession, msg: dict[str, str], ah: Headers) -> None:
     items = []
     for ch in s.sim.channels.values():
-        items.append([*s.sim._ami_channel(ch), ("Application", ch.dialplan.get("app_name", "")),
-                      ("ApplicationData", ch.dialplan.get("app_data", "")),
-                      ("Duration", "00:00:01"), ("BridgeId", ch.bridge)])
+        items.append(
+            [
+                *s.sim._ami_channel(ch),
+                ("Application", ch.dialplan.get("app_name", "")),
+                ("ApplicationData", ch.dialplan.get("app_data", "")),
+                ("Duration", "00:00:01"),
+                ("BridgeId", ch.bridge),
+            ]
+        )
     s.send_list(ah, "Channels will follow", "CoreShowChannel", items, "CoreShowChannelsComplete")
 
 
 def _device_states(s: AmiSession, msg: dict[str, str], ah: Headers) -> None:
-    items = [[("Device", ep.name),
-              ("State", ("INUSE" if ep.channel_ids else "NOT_INUSE")
-               if ep.state == "online" else "UNAVAILABLE")]
-             for ep in s.sim.endpoints.values()]
-    s.send_list(ah, "Device State Changes will follow", "DeviceStateChange", items,
-                "DeviceStateListComplete")
+    items = [
+        [
+            ("Device", ep.name),
+            (
+                "State",
+                ("INUSE" if ep.channel_ids else "NOT_INUSE")
+                if ep.state == "online"
+                else "UNAVAILABLE",
+            ),
+        ]
+        for ep in s.sim.endpoints.values()
+    ]
+    s.send_list(
+        ah,
+        "Device State Changes will follow",
+        "DeviceStateChange",
+        items,
+        "DeviceStateListComplete",
+    )
 
 
 def _queue_status(s: AmiSession, msg: dict[str, str], ah: Headers) -> None:
     waiting = len(s.sim.fallback_waiting)
-    items: list[Headers] = [[("Queue", "fallback"), ("Max", "0"), ("Strategy", "ringall"),
-                             ("Calls", str(waiting)), ("Holdtime", "0"), ("TalkTime", "0"),
-                             ("Completed", str(s.sim.stats.fallback_answered)),
-                             ("Abandoned", "0"), ("ServiceLevel", "0"),
-                             ("ServicelevelPerf", "0.0"), ("ServicelevelPerf2", "0.0"),
-                             ("Weight", "0")]]
-    s.send([("Response", "Success"), *ah, ("EventList", "start"),
-            ("Message", "Queue status will follow")])
+    items: list[Headers] = [
+        [
+            ("Queue", "fallback"),
+            ("Max", "0"),
+            ("Strategy", "ringall"),
+            ("Calls", str(waiting)),
+            ("Holdtime", "0"),
+            ("TalkTime", "0"),
+            ("Completed", str(s.sim.stats.fallback_answered)),
+            ("Abandoned", "0"),
+            ("ServiceLevel", "0"),
+            ("ServicelevelPerf", "0.0"),
+            ("ServicelevelPerf2", "0.0"),
+            ("Weight", "0"),
+        ]
+    ]
+    s.send(
+        [
+            ("Response", "Success"),
+            *ah,
+            ("EventList", "start"),
+            ("Message", "Queue status will follow"),
+        ]
+    )
     s.send([("Event", "QueueParams"), *items[0], *ah])
     members = 0
     for ep in s.sim.endpoints.values():
         members += 1
-        s.send([("Event", "QueueMember"), ("Queue", "fallback"), ("Name", ep.name),
-                ("Location", ep.name), ("StateInterface", ep.name), ("Membership", "static"),
-                ("Penalty", "0"), ("CallsTaken", "0"), ("LastCall", "0"), ("LastPause", "0"),
-                ("LoginTime", str(int(time.time()))), ("InCall", "1" if ep.channel_ids else "0"),
-                ("Status", "1" if ep.state == "online" else "5"), ("Paused", "0"),
-                ("PausedReason", ""), ("Wrapuptime", "0"), *ah])
-    s.send([("Event", "QueueStatusComplete"), *ah, ("EventList", "Complete"),
-            ("ListItems", str(members + 1))])
+        s.send(
+            [
+                ("Event", "QueueMember"),
+                ("Queue", "fallback"),
+                ("Name", ep.name),
+                ("Location", ep.name),
+                ("StateInterface", ep.name),
+                ("Membership", "static"),
+                ("Penalty", "0"),
+                ("CallsTaken", "0"),
+                ("LastCall", "0"),
+                ("LastPause", "0"),
+                ("LoginTime", str(int(time.time()))),
+                ("InCall", "1" if ep.channel_ids else "0"),
+                ("Status", "1" if ep.state == "online" else "5"),
+                ("Paused", "0"),
+                ("PausedReason", ""),
+                ("Wrapuptime", "0"),
+                *ah,
+            ]
+        )
+    s.send(
+        [
+            ("Event", "QueueStatusComplete"),
+            *ah,
+            ("EventList", "Complete"),
+            ("ListItems", str(members + 1)),
+        ]
+    )
 
 
 def _originate(s: AmiSession, msg: dict[str, str], ah: Headers) -> None:
@@ -194,29 +291,61 @@ def _originate(s: AmiSession, msg: dict[str, str], ah: Headers) -> None:
     s.sim.spawn(_originate_async(s, msg, ah, endpoint, timeout_s))
 
 
-async def _originate_async(s: AmiSession, msg: dict[str, str], ah: Headers, endpoint: str,
-                           timeout_s: float) -> None:
+async def _originate_async(
+    s: AmiSession, msg: dict[str, str], ah: Headers, endpoint: str, timeout_s: float
+) -> None:
     sim = s.sim
     ep = sim.endpoints.get(endpoint)
-    base = [("Event", "OriginateResponse"), ("Privilege", "call,all"),
-            ("Timestamp", f"{time.time():.6f}"), *ah]
+    base = [
+        ("Event", "OriginateResponse"),
+        ("Privilege", "call,all"),
+        ("Timestamp", f"{time.time():.6f}"),
+        *ah,
+    ]
     if ep is None or ep.state != "online":
-        s.send([*base, ("Response", "Failure"), ("Channel", endpoint), ("Context", "default"),
-                ("Exten", "s"), ("Reason", "0"), ("Uniqueid", "<unknown>"),
-                ("CallerIDNum", "<unknown>"), ("CallerIDName", "<unknown>")])
+        s.send(
+            [
+                *base,
+                ("Response", "Failure"),
+                ("Channel", endpoint),
+                ("Context", "default"),
+                ("Exten", "s"),
+                ("Reason", "0"),
+                ("Uniqueid", "<unknown>"),
+                ("CallerIDNum", "<unknown>"),
+                ("CallerIDName", "<unknown>"),
+            ]
+        )
         return
     answers = sim.rng.random() < ep.script.answer_prob and ep.script.answer_delay_s <= timeout_s
     await asyncio.sleep(ep.script.answer_delay_s if answers else timeout_s)
     uid = msg.get("channelid") or f"{int(time.time())}.{sim.rng.getrandbits(16)}"
     if answers:
-        s.send([*base, ("Response", "Success"), ("Channel", f"{endpoint}-00000001"),
-                ("Context", msg.get("context", "")), ("Exten", msg.get("exten", "s")),
-                ("Reason", "4"), ("Uniqueid", uid), ("CallerIDNum", "12345"),
-                ("CallerIDName", "12345 Hotline")])
+        s.send(
+            [
+                *base,
+                ("Response", "Success"),
+                ("Channel", f"{endpoint}-00000001"),
+                ("Context", msg.get("context", "")),
+                ("Exten", msg.get("exten", "s")),
+                ("Reason", "4"),
+                ("Uniqueid", uid),
+                ("CallerIDNum", "12345"),
+                ("CallerIDName", "12345 Hotline"),
+            ]
+        )
     else:
-        s.send([*base, ("Response", "Failure"), ("Channel", endpoint), ("Reason", "3"),
-                ("Uniqueid", "<unknown>"), ("CallerIDNum", "<unknown>"),
-                ("CallerIDName", "<unknown>")])
+        s.send(
+            [
+                *base,
+                ("Response", "Failure"),
+                ("Channel", endpoint),
+                ("Reason", "3"),
+                ("Uniqueid", "<unknown>"),
+                ("CallerIDNum", "<unknown>"),
+                ("CallerIDName", "<unknown>"),
+            ]
+        )
 
 
 class AmiServer:
@@ -227,9 +356,13 @@ class AmiServer:
         self.sessions: set[AmiSession] = set()
         self._server: asyncio.AbstractServer | None = None
         self.actions: dict[str, Callable[[AmiSession, dict[str, str], Headers], None]] = {
-            "ping": _ping, "logoff": _logoff, "command": _command,
-            "pjsipshowendpoints": _endpoints, "coreshowchannels": _channels,
-            "devicestatelist": _device_states, "queuestatus": _queue_status,
+            "ping": _ping,
+            "logoff": _logoff,
+            "command": _command,
+            "pjsipshowendpoints": _endpoints,
+            "coreshowchannels": _channels,
+            "devicestatelist": _device_states,
+            "queuestatus": _queue_status,
             "originate": _originate,
         }
 

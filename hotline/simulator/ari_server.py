@@ -74,23 +74,34 @@ def _channels_param(request: web.Request) -> list[str]:
     return [c for c in raw.split(",") if c]
 
 
-def build_ari_app(sim: SimAsterisk, user: str = "hotline",
-                  password: str = "hotline") -> web.Application:
+def build_ari_app(
+    sim: SimAsterisk, user: str = "hotline", password: str = "hotline"
+) -> web.Application:
     app = web.Application(middlewares=[ari_middleware])
     app[SIM] = sim
     app[CREDS] = (user, password)
     r = app.router
 
     async def info(request: web.Request) -> web.Response:
-        return _json({
-            "build": {"os": "Linux", "kernel": "sim", "machine": "x86_64",
-                      "options": "OPTIONAL_API", "date": "2026-11-23 09:00:34 UTC",
-                      "user": "root"},
-            "system": {"version": "22.10.1", "entity_id": ASTERISK_ID},
-            "config": {"name": "", "default_language": "en",
-                       "setid": {"user": "", "group": ""}},
-            "status": {"startup_time": ts(), "last_reload_time": ts()},
-        })
+        return _json(
+            {
+                "build": {
+                    "os": "Linux",
+                    "kernel": "sim",
+                    "machine": "x86_64",
+                    "options": "OPTIONAL_API",
+                    "date": "2026-11-23 09:00:34 UTC",
+                    "user": "root",
+                },
+                "system": {"version": "22.10.1", "entity_id": ASTERISK_ID},
+                "config": {
+                    "name": "",
+                    "default_language": "en",
+                    "setid": {"user": "", "group": ""},
+                },
+                "status": {"startup_time": ts(), "last_reload_time": ts()},
+            }
+        )
 
     async def ping(request: web.Request) -> web.Response:
         return _json({"ping": "pong", "timestamp": ts(), "asterisk_id": ASTERISK_ID})
@@ -111,9 +122,14 @@ def build_ari_app(sim: SimAsterisk, user: str = "hotline",
         endpoint = _q(request, "endpoint")
         if not endpoint:
             raise SimError(400, "Endpoint must be specified")
-        ch = sim.originate(endpoint, _q(request, "app", sim.app), _q(request, "appArgs"),
-                           _q(request, "channelId") or None, _q(request, "callerId"),
-                           int(_q(request, "timeout", "30") or 30))
+        ch = sim.originate(
+            endpoint,
+            _q(request, "app", sim.app),
+            _q(request, "appArgs"),
+            _q(request, "channelId") or None,
+            _q(request, "callerId"),
+            int(_q(request, "timeout", "30") or 30),
+        )
         return _json(ch.to_json())
 
     async def get_channel(request: web.Request) -> web.Response:
@@ -135,9 +151,12 @@ def build_ari_app(sim: SimAsterisk, user: str = "hotline",
         media = _q(request, "media")
         if not media:
             raise SimError(400, "Missing parameter media")
-        pb = sim.play(request.match_info["id"], media,
-                      request.match_info.get("pb") or _q(request, "playbackId") or None,
-                      _q(request, "lang", "en"))
+        pb = sim.play(
+            request.match_info["id"],
+            media,
+            request.match_info.get("pb") or _q(request, "playbackId") or None,
+            _q(request, "lang", "en"),
+        )
         return _json(pb, 201)
 
     async def moh_on(request: web.Request) -> web.Response:
@@ -166,13 +185,21 @@ def build_ari_app(sim: SimAsterisk, user: str = "hotline",
         return _no_content()
 
     async def snoop(request: web.Request) -> web.Response:
-        ch = sim.snoop(request.match_info["id"], request.match_info.get("sid"),
-                       _q(request, "spy", "none"), _q(request, "appArgs"))
+        ch = sim.snoop(
+            request.match_info["id"],
+            request.match_info.get("sid"),
+            _q(request, "spy", "none"),
+            _q(request, "appArgs"),
+        )
         return _json(ch.to_json())
 
     async def external_media(request: web.Request) -> web.Response:
-        _, reply = sim.external_media(_q(request, "app", sim.app), _q(request, "external_host"),
-                                      _q(request, "format"), _q(request, "channelId") or None)
+        _, reply = sim.external_media(
+            _q(request, "app", sim.app),
+            _q(request, "external_host"),
+            _q(request, "format"),
+            _q(request, "channelId") or None,
+        )
         return _json(reply)
 
     # bridges
@@ -180,8 +207,11 @@ def build_ari_app(sim: SimAsterisk, user: str = "hotline",
         return _json([b.to_json() for b in sim.bridges.values()])
 
     async def create_bridge(request: web.Request) -> web.Response:
-        b = sim.create_bridge(request.match_info.get("id") or _q(request, "bridgeId") or None,
-                              _q(request, "type", "mixing"), _q(request, "name"))
+        b = sim.create_bridge(
+            request.match_info.get("id") or _q(request, "bridgeId") or None,
+            _q(request, "type", "mixing"),
+            _q(request, "name"),
+        )
         return _json(b.to_json())
 
     async def get_bridge(request: web.Request) -> web.Response:
@@ -204,8 +234,9 @@ def build_ari_app(sim: SimAsterisk, user: str = "hotline",
         return _no_content()
 
     async def record_bridge(request: web.Request) -> web.Response:
-        rec = sim.record_bridge(request.match_info["id"], _q(request, "name"),
-                                _q(request, "format", "wav"))
+        rec = sim.record_bridge(
+            request.match_info["id"], _q(request, "name"), _q(request, "format", "wav")
+        )
         return _json(rec, 201)
 
     # playbacks, recordings, endpoints, device states
@@ -230,8 +261,9 @@ def build_ari_app(sim: SimAsterisk, user: str = "hotline",
         return _no_content()
 
     async def stored_list(request: web.Request) -> web.Response:
-        return _json([{"name": r["name"], "format": r["format"]}
-                      for r in sim.stored_recordings.values()])
+        return _json(
+            [{"name": r["name"], "format": r["format"]} for r in sim.stored_recordings.values()]
+        )
 
     async def stored_get(request: web.Request) -> web.Response:
         rec = sim.stored_recordings.get(request.match_info["name"])
@@ -253,8 +285,9 @@ def build_ari_app(sim: SimAsterisk, user: str = "hotline",
 
     async def endpoints(request: web.Request) -> web.Response:
         tech = request.match_info.get("tech")
-        return _json([e.to_json() for e in sim.endpoints.values()
-                      if tech is None or e.technology == tech])
+        return _json(
+            [e.to_json() for e in sim.endpoints.values() if tech is None or e.technology == tech]
+        )
 
     async def endpoint(request: web.Request) -> web.Response:
         ep = sim.endpoints.get(f"{request.match_info['tech']}/{request.match_info['res']}")
@@ -294,13 +327,20 @@ def build_ari_app(sim: SimAsterisk, user: str = "hotline",
         return _json({"dropped": True})
 
     async def sim_stats(request: web.Request) -> web.Response:
-        return _json({**sim.stats.as_dict(), "channels": len(sim.channels),
-                      "bridges": len(sim.bridges), "app_connected": sim.app_connected})
+        return _json(
+            {
+                **sim.stats.as_dict(),
+                "channels": len(sim.channels),
+                "bridges": len(sim.bridges),
+                "app_connected": sim.app_connected,
+            }
+        )
 
     async def sim_call(request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
-        ch = sim.incoming_call(str(body.get("number", "13800138000")),
-                               str(body.get("line", "12345")))
+        ch = sim.incoming_call(
+            str(body.get("number", "13800138000")), str(body.get("line", "12345"))
+        )
         return _json(ch.to_json())
 
     async def sim_send_frame(request: web.Request) -> web.Response:

@@ -65,10 +65,16 @@ class SimChannel:
 
     def to_json(self) -> Json:
         d: Json = {
-            "id": self.id, "name": self.name, "state": self.state,
-            "protocol_id": self.protocol_id, "caller": dict(self.caller),
-            "connected": dict(self.connected), "accountcode": "", "dialplan": dict(self.dialplan),
-            "creationtime": self.creationtime, "language": self.language,
+            "id": self.id,
+            "name": self.name,
+            "state": self.state,
+            "protocol_id": self.protocol_id,
+            "caller": dict(self.caller),
+            "connected": dict(self.connected),
+            "accountcode": "",
+            "dialplan": dict(self.dialplan),
+            "creationtime": self.creationtime,
+            "language": self.language,
         }
         if self.channelvars is not None:
             d["channelvars"] = dict(self.channelvars)
@@ -87,9 +93,14 @@ class SimBridge:
 
     def to_json(self) -> Json:
         return {
-            "id": self.id, "technology": self.technology, "bridge_type": self.bridge_type,
-            "bridge_class": "stasis", "creator": "Stasis", "name": self.name,
-            "channels": list(self.channels), "creationtime": self.creationtime,
+            "id": self.id,
+            "technology": self.technology,
+            "bridge_type": self.bridge_type,
+            "bridge_class": "stasis",
+            "creator": "Stasis",
+            "name": self.name,
+            "channels": list(self.channels),
+            "creationtime": self.creationtime,
             "video_mode": "talker",
         }
 
@@ -116,8 +127,12 @@ class SimEndpoint:
         return f"{self.technology}/{self.resource}"
 
     def to_json(self) -> Json:
-        return {"technology": self.technology, "resource": self.resource, "state": self.state,
-                "channel_ids": list(self.channel_ids)}
+        return {
+            "technology": self.technology,
+            "resource": self.resource,
+            "state": self.state,
+            "channel_ids": list(self.channel_ids),
+        }
 
 
 @dataclass
@@ -146,8 +161,13 @@ class SimStats:
 class SimAsterisk:
     """State and behaviour; the HTTP and AMI servers are thin layers over this."""
 
-    def __init__(self, app: str = "hotline", sounds: dict[str, float] | None = None,
-                 default_sound_s: float = 2.0, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        app: str = "hotline",
+        sounds: dict[str, float] | None = None,
+        default_sound_s: float = 2.0,
+        seed: int | None = None,
+    ) -> None:
         self.app = app
         self.channels: dict[str, SimChannel] = {}
         self.bridges: dict[str, SimBridge] = {}
@@ -182,16 +202,22 @@ class SimAsterisk:
     def app_connected(self) -> bool:
         return bool(self.ws_clients)
 
-    def emit(self, type_: str, fields: Json, channel: SimChannel | None = None,
-             always: bool = False) -> None:
+    def emit(
+        self, type_: str, fields: Json, channel: SimChannel | None = None, always: bool = False
+    ) -> None:
         """Send one event to the app, unless the channel is not (or no longer) ours."""
         if channel is not None and not channel.subscribed and not always:
             return
         if not self.ws_clients:
             self.stats.events_dropped += 1
             return
-        event = {"type": type_, "timestamp": ts(), **fields, "asterisk_id": ASTERISK_ID,
-                 "application": self.app}
+        event = {
+            "type": type_,
+            "timestamp": ts(),
+            **fields,
+            "asterisk_id": ASTERISK_ID,
+            "application": self.app,
+        }
         for q in self.ws_clients:
             q.put_nowait(event)
         self.stats.events_sent += 1
@@ -205,8 +231,7 @@ class SimAsterisk:
 
     def _varset(self, ch: SimChannel, name: str, value: str) -> None:
         ch.vars[name] = value
-        self.emit("ChannelVarset", {"variable": name, "value": value, "channel": ch.to_json()},
-                  ch)
+        self.emit("ChannelVarset", {"variable": name, "value": value, "channel": ch.to_json()}, ch)
 
     def _uniqueid(self) -> str:
         return f"{self._epoch}.{next(self._seq)}"
@@ -234,8 +259,9 @@ class SimAsterisk:
 
     # -- endpoints -----------------------------------------------------------------------
 
-    def add_endpoint(self, resource: str, script: SeatScript | None = None,
-                     technology: str = "PJSIP") -> SimEndpoint:
+    def add_endpoint(
+        self, resource: str, script: SeatScript | None = None, technology: str = "PJSIP"
+    ) -> SimEndpoint:
         ep = SimEndpoint(technology, resource, script=script or SeatScript())
         self.endpoints[ep.name] = ep
         return ep
@@ -244,9 +270,10 @@ class SimAsterisk:
         ep = self.endpoints[name]
         ep.state = state
         self.emit("EndpointStateChange", {"endpoint": ep.to_json()})
-        self.ami("DeviceStateChange", [("Device", name),
-                                       ("State", "NOT_INUSE" if state == "online" else
-                                        "UNAVAILABLE")])
+        self.ami(
+            "DeviceStateChange",
+            [("Device", name), ("State", "NOT_INUSE" if state == "online" else "UNAVAILABLE")],
+        )
 
     # -- inbound calls -------------------------------------------------------------------
 
@@ -255,17 +282,28 @@ class SimAsterisk:
         self.stats.calls += 1
         now = ts()
         ch = SimChannel(
-            id=self._uniqueid(), name=self._chan_name("PJSIP/caller"), state="Ring",
-            caller={"name": number, "number": number}, connected={"name": "", "number": ""},
-            dialplan={"context": "from-caller", "exten": line, "priority": 2,
-                      "app_name": "Stasis", "app_data": f"{self.app},inbound,{line}"},
-            creationtime=now, kind="caller", protocol_id=f"{self.rng.getrandbits(32)}@127.0.0.1",
+            id=self._uniqueid(),
+            name=self._chan_name("PJSIP/caller"),
+            state="Ring",
+            caller={"name": number, "number": number},
+            connected={"name": "", "number": ""},
+            dialplan={
+                "context": "from-caller",
+                "exten": line,
+                "priority": 2,
+                "app_name": "Stasis",
+                "app_data": f"{self.app},inbound,{line}",
+            },
+            creationtime=now,
+            kind="caller",
+            protocol_id=f"{self.rng.getrandbits(32)}@127.0.0.1",
             speech=speech,
         )
         self.channels[ch.id] = ch
         self.stats.active_callers += 1
-        self.stats.max_active_callers = max(self.stats.max_active_callers,
-                                            self.stats.active_callers)
+        self.stats.max_active_callers = max(
+            self.stats.max_active_callers, self.stats.active_callers
+        )
         self.ami("Newchannel", self._ami_channel(ch))
         if not self.app_connected:
             # Asterisk destroyed the app when its websocket closed: Stasis() fails at
@@ -339,8 +377,9 @@ class SimAsterisk:
         if ch.id in self.fallback_waiting:
             self.fallback_waiting.remove(ch.id)
         self._ch_event("ChannelDestroyed", ch, cause=cause, cause_txt=cause_txt)
-        self.ami("Hangup", [*self._ami_channel(ch), ("Cause", str(cause)),
-                            ("Cause-txt", cause_txt)])
+        self.ami(
+            "Hangup", [*self._ami_channel(ch), ("Cause", str(cause)), ("Cause-txt", cause_txt)]
+        )
         ch.gone.set()
 
     def play(self, channel_id: str, media: str, playback_id: str | None, lang: str = "en") -> Json:
@@ -348,16 +387,23 @@ class SimAsterisk:
         pb_id = playback_id or f"pb-{self.rng.getrandbits(32):08x}"
         if pb_id in self.playbacks:
             raise SimError(409, "Playback with the same id already exists")
-        pb = {"id": pb_id, "media_uri": media, "target_uri": f"channel:{ch.id}",
-              "language": lang, "state": "queued"}
+        pb = {
+            "id": pb_id,
+            "media_uri": media,
+            "target_uri": f"channel:{ch.id}",
+            "language": lang,
+            "state": "queued",
+        }
         self.playbacks[pb_id] = pb
-        duration = sum(self.sounds.get(m.split(":", 1)[-1], self.default_sound_s)
-                       for m in media.split(","))
+        duration = sum(
+            self.sounds.get(m.split(":", 1)[-1], self.default_sound_s) for m in media.split(",")
+        )
 
         def started() -> None:
             if pb_id in self.playbacks:
                 pb["state"] = "playing"
                 self.emit("PlaybackStarted", {"playback": dict(pb)})
+
         self.later(0.001, started)
         self.later(duration, self._finish_playback, pb_id)
         return dict(pb)
@@ -377,8 +423,10 @@ class SimAsterisk:
     def moh(self, channel_id: str, on: bool) -> None:
         ch = self._stasis_channel(channel_id)
         ch.moh = on
-        self.ami("MusicOnHoldStart" if on else "MusicOnHoldStop",
-                 [*self._ami_channel(ch), ("Class", "default")] if on else self._ami_channel(ch))
+        self.ami(
+            "MusicOnHoldStart" if on else "MusicOnHoldStop",
+            [*self._ami_channel(ch), ("Class", "default")] if on else self._ami_channel(ch),
+        )
 
     def set_var(self, channel_id: str, name: str, value: str) -> None:
         self._varset(self.get_channel(channel_id), name, value)
@@ -404,8 +452,15 @@ class SimAsterisk:
             self.stats.fallback_calls += 1
             self._enter_fallback_queue(ch)
 
-    def originate(self, endpoint: str, app: str, app_args: str, channel_id: str | None,
-                  caller_id: str, timeout: int) -> SimChannel:
+    def originate(
+        self,
+        endpoint: str,
+        app: str,
+        app_args: str,
+        channel_id: str | None,
+        caller_id: str,
+        timeout: int,
+    ) -> SimChannel:
         self.stats.originates += 1
         ep = self.endpoints.get(endpoint)
         if ep is None or ep.state != "online":
@@ -415,12 +470,25 @@ class SimAsterisk:
         num = caller_id.split("<")[-1].rstrip(">").strip() if caller_id else ""
         name = caller_id.split("<")[0].strip().strip('"') if caller_id else ""
         ch = SimChannel(
-            id=channel_id or self._uniqueid(), name=self._chan_name(endpoint), state="Down",
-            caller={"name": name, "number": num}, connected={"name": name, "number": num},
-            dialplan={"context": "from-agent", "exten": "s", "priority": 1,
-                      "app_name": "AppDial2", "app_data": "(Outgoing Line)"},
-            creationtime=ts(), kind="agent", protocol_id=f"{self.rng.getrandbits(64):x}",
-            subscribed=True, originated=True, endpoint=endpoint, app_args=app_args,
+            id=channel_id or self._uniqueid(),
+            name=self._chan_name(endpoint),
+            state="Down",
+            caller={"name": name, "number": num},
+            connected={"name": name, "number": num},
+            dialplan={
+                "context": "from-agent",
+                "exten": "s",
+                "priority": 1,
+                "app_name": "AppDial2",
+                "app_data": "(Outgoing Line)",
+            },
+            creationtime=ts(),
+            kind="agent",
+            protocol_id=f"{self.rng.getrandbits(64):x}",
+            subscribed=True,
+            originated=True,
+            endpoint=endpoint,
+            app_args=app_args,
         )
         self.channels[ch.id] = ch
         ep.channel_ids.append(ch.id)
@@ -452,18 +520,32 @@ class SimAsterisk:
             return
         self._set_state(ch, "Up")
         self.emit("Dial", {"dialstatus": "ANSWER", **dial, "peer": ch.to_json()}, ch)
-        ch.dialplan = {"context": "from-agent", "exten": "s", "priority": 1,
-                       "app_name": "Stasis", "app_data": f"{self.app},{app_args}"}
+        ch.dialplan = {
+            "context": "from-agent",
+            "exten": "s",
+            "priority": 1,
+            "app_name": "Stasis",
+            "app_data": f"{self.app},{app_args}",
+        }
         self._varset(ch, "STASISSTATUS", "")
         ch.in_stasis = True
-        self.emit("StasisStart", {"args": app_args.split(",") if app_args else [],
-                                  "channel": ch.to_json()}, ch)
+        self.emit(
+            "StasisStart",
+            {"args": app_args.split(",") if app_args else [], "channel": ch.to_json()},
+            ch,
+        )
         if script.talk_s > 0:
             self.later(script.talk_s, self.remote_hangup, ch.id)
 
-    def external_media(self, app: str, external_host: str, fmt: str, channel_id: str | None,
-                       encapsulation: str = "rtp",
-                       transport: str = "udp") -> tuple[SimChannel, Json]:
+    def external_media(
+        self,
+        app: str,
+        external_host: str,
+        fmt: str,
+        channel_id: str | None,
+        encapsulation: str = "rtp",
+        transport: str = "udp",
+    ) -> tuple[SimChannel, Json]:
         if not external_host or ":" not in external_host:
             raise SimError(400, "external_host is required")
         if fmt != "slin16":
@@ -471,13 +553,26 @@ class SimAsterisk:
         local_port = 10000 + 2 * (next(self._seq) % 5000)
         ch = SimChannel(
             id=channel_id or self._uniqueid(),
-            name=f"UnicastRTP/{external_host}-0x{self.rng.getrandbits(44):x}", state="Down",
-            caller={"name": "", "number": ""}, connected={"name": "", "number": ""},
-            dialplan={"context": "default", "exten": "s", "priority": 1,
-                      "app_name": "AppDial2", "app_data": "(Outgoing Line)"},
-            creationtime=ts(), kind="media", subscribed=True, originated=True,
-            channelvars={"STASISSTATUS": "", "UNICASTRTP_LOCAL_PORT": str(local_port),
-                         "UNICASTRTP_LOCAL_ADDRESS": "127.0.0.1"},
+            name=f"UnicastRTP/{external_host}-0x{self.rng.getrandbits(44):x}",
+            state="Down",
+            caller={"name": "", "number": ""},
+            connected={"name": "", "number": ""},
+            dialplan={
+                "context": "default",
+                "exten": "s",
+                "priority": 1,
+                "app_name": "AppDial2",
+                "app_data": "(Outgoing Line)",
+            },
+            creationtime=ts(),
+            kind="media",
+            subscribed=True,
+            originated=True,
+            channelvars={
+                "STASISSTATUS": "",
+                "UNICASTRTP_LOCAL_PORT": str(local_port),
+                "UNICASTRTP_LOCAL_ADDRESS": "127.0.0.1",
+            },
         )
         ch.vars["EXTERNAL_HOST"] = external_host
         self.channels[ch.id] = ch
@@ -488,33 +583,62 @@ class SimAsterisk:
             if ch.id not in self.channels:
                 return
             dialstring = f"{external_host}/c({fmt})"
-            self.emit("Dial", {"dialstatus": "", "forward": "", "dialstring": dialstring,
-                               "peer": ch.to_json()}, ch)
+            self.emit(
+                "Dial",
+                {"dialstatus": "", "forward": "", "dialstring": dialstring, "peer": ch.to_json()},
+                ch,
+            )
             self._set_state(ch, "Up")
-            self.emit("Dial", {"dialstatus": "ANSWER", "forward": "", "dialstring": dialstring,
-                               "peer": ch.to_json()}, ch)
+            self.emit(
+                "Dial",
+                {
+                    "dialstatus": "ANSWER",
+                    "forward": "",
+                    "dialstring": dialstring,
+                    "peer": ch.to_json(),
+                },
+                ch,
+            )
             self._varset(ch, "STASISSTATUS", "")
             ch.in_stasis = True
             self.emit("StasisStart", {"args": [], "channel": ch.to_json()}, ch)
+
         self.later(0.001, enter)
         return ch, reply
 
     def snoop(self, channel_id: str, snoop_id: str | None, spy: str, app_args: str) -> SimChannel:
         target = self._stasis_channel(channel_id)
         ch = SimChannel(
-            id=snoop_id or self._uniqueid(), name=self._chan_name(f"Snoop/{target.id}"),
-            state="Up", caller={"name": "", "number": ""}, connected={"name": "", "number": ""},
-            dialplan={"context": "default", "exten": "s", "priority": 1, "app_name": "Stasis",
-                      "app_data": f"{self.app},{app_args}"},
-            creationtime=ts(), kind="snoop", subscribed=True, originated=True, in_stasis=True,
+            id=snoop_id or self._uniqueid(),
+            name=self._chan_name(f"Snoop/{target.id}"),
+            state="Up",
+            caller={"name": "", "number": ""},
+            connected={"name": "", "number": ""},
+            dialplan={
+                "context": "default",
+                "exten": "s",
+                "priority": 1,
+                "app_name": "Stasis",
+                "app_data": f"{self.app},{app_args}",
+            },
+            creationtime=ts(),
+            kind="snoop",
+            subscribed=True,
+            originated=True,
+            in_stasis=True,
             speech=target.speech,
         )
         ch.vars["SNOOP_TARGET"] = target.id
         ch.vars["SNOOP_SPY"] = spy
         self.channels[ch.id] = ch
-        self.later(0.001, lambda: self.emit(
-            "StasisStart", {"args": app_args.split(",") if app_args else [],
-                            "channel": ch.to_json()}, ch))
+        self.later(
+            0.001,
+            lambda: self.emit(
+                "StasisStart",
+                {"args": app_args.split(",") if app_args else [], "channel": ch.to_json()},
+                ch,
+            ),
+        )
         return ch
 
     # -- bridges -------------------------------------------------------------------------
@@ -523,8 +647,7 @@ class SimAsterisk:
         bid = bridge_id or f"{self.rng.getrandbits(64):016x}"
         if bid in self.bridges:
             raise SimError(409, "Bridge with the same bridgeId already exists")
-        b = SimBridge(id=bid, name=name, bridge_type=bridge_type or "mixing",
-                      creationtime=ts())
+        b = SimBridge(id=bid, name=name, bridge_type=bridge_type or "mixing", creationtime=ts())
         self.bridges[bid] = b
         return b
 
@@ -545,8 +668,7 @@ class SimAsterisk:
                 continue
             ch.bridge = bridge_id
             b.channels.append(ch.id)
-            self.emit("ChannelEnteredBridge", {"bridge": b.to_json(), "channel": ch.to_json()},
-                      ch)
+            self.emit("ChannelEnteredBridge", {"bridge": b.to_json(), "channel": ch.to_json()}, ch)
         members = [self.channels[c] for c in b.channels if c in self.channels]
         if len(members) >= 2:
             for ch in members:
@@ -600,8 +722,13 @@ class SimAsterisk:
             raise SimError(400, "Invalid parameters")
         if fmt not in ("wav", "gsm", "ulaw", "alaw", "sln", "wav49"):
             raise SimError(422, "The format specified is unknown on this system")
-        rec = {"name": name, "format": fmt, "state": "queued", "target_uri": f"bridge:{b.id}",
-               "_started": time.time()}
+        rec = {
+            "name": name,
+            "format": fmt,
+            "state": "queued",
+            "target_uri": f"bridge:{b.id}",
+            "_started": time.time(),
+        }
         self.live_recordings[name] = rec
         b.recording = name
 
@@ -609,6 +736,7 @@ class SimAsterisk:
             if name in self.live_recordings:
                 rec["state"] = "recording"
                 self.emit("RecordingStarted", {"recording": _public(rec)})
+
         self.later(0.001, started)
         return _public(rec)
 
@@ -618,8 +746,11 @@ class SimAsterisk:
             raise SimError(404, "Recording not found")
         rec["state"] = "done"
         duration = round(time.time() - rec["_started"])
-        self.stored_recordings[name] = {"name": name, "format": rec["format"],
-                                        "_duration": duration}
+        self.stored_recordings[name] = {
+            "name": name,
+            "format": rec["format"],
+            "_duration": duration,
+        }
         for b in self.bridges.values():
             if b.recording == name:
                 b.recording = ""
@@ -629,15 +760,22 @@ class SimAsterisk:
 
     def _enter_fallback_queue(self, ch: SimChannel) -> None:
         self.fallback_waiting.append(ch.id)
-        self.ami("QueueCallerJoin", [*self._ami_channel(ch), ("Queue", "fallback"),
-                                     ("Position", str(len(self.fallback_waiting))),
-                                     ("Count", str(len(self.fallback_waiting)))])
+        self.ami(
+            "QueueCallerJoin",
+            [
+                *self._ami_channel(ch),
+                ("Queue", "fallback"),
+                ("Position", str(len(self.fallback_waiting))),
+                ("Count", str(len(self.fallback_waiting))),
+            ],
+        )
         self.spawn(self._fallback_connect(ch))
 
     async def _fallback_connect(self, ch: SimChannel) -> None:
         while ch.id in self.channels:
-            free = [ep for ep in self.endpoints.values()
-                    if ep.state == "online" and not ep.channel_ids]
+            free = [
+                ep for ep in self.endpoints.values() if ep.state == "online" and not ep.channel_ids
+            ]
             if free:
                 ep = self.rng.choice(free)
                 ep.channel_ids.append(f"fallback-{ch.id}")
@@ -648,8 +786,10 @@ class SimAsterisk:
                     self.stats.fallback_answered += 1
                     ch.bridged_with_agent.set()
                     self.ami("QueueCallerLeave", [*self._ami_channel(ch), ("Queue", "fallback")])
-                    self.ami("AgentConnect", [*self._ami_channel(ch), ("Queue", "fallback"),
-                                              ("Interface", ep.name)])
+                    self.ami(
+                        "AgentConnect",
+                        [*self._ami_channel(ch), ("Queue", "fallback"), ("Interface", ep.name)],
+                    )
                     await ch.gone.wait()
                 ep.channel_ids.remove(f"fallback-{ch.id}")
                 return
@@ -679,14 +819,19 @@ class SimAsterisk:
     def _ami_channel(self, ch: SimChannel) -> list[tuple[str, str]]:
         codes = {"Down": "0", "Ring": "4", "Ringing": "5", "Up": "6"}
         return [
-            ("Channel", ch.name), ("ChannelState", codes.get(ch.state, "0")),
-            ("ChannelStateDesc", ch.state), ("CallerIDNum", ch.caller["number"] or "<unknown>"),
+            ("Channel", ch.name),
+            ("ChannelState", codes.get(ch.state, "0")),
+            ("ChannelStateDesc", ch.state),
+            ("CallerIDNum", ch.caller["number"] or "<unknown>"),
             ("CallerIDName", ch.caller["name"] or "<unknown>"),
             ("ConnectedLineNum", ch.connected["number"] or "<unknown>"),
             ("ConnectedLineName", ch.connected["name"] or "<unknown>"),
-            ("Language", ch.language), ("AccountCode", ""),
-            ("Context", ch.dialplan.get("context", "")), ("Exten", ch.dialplan.get("exten", "")),
-            ("Priority", str(ch.dialplan.get("priority", 1))), ("Uniqueid", ch.id),
+            ("Language", ch.language),
+            ("AccountCode", ""),
+            ("Context", ch.dialplan.get("context", "")),
+            ("Exten", ch.dialplan.get("exten", "")),
+            ("Priority", str(ch.dialplan.get("priority", 1))),
+            ("Uniqueid", ch.id),
             ("Linkedid", ch.id),
         ]
 
@@ -695,7 +840,9 @@ class SimAsterisk:
             "name": self.app,
             "channel_ids": [c.id for c in self.channels.values() if c.subscribed],
             "bridge_ids": list(self.bridges),
-            "endpoint_ids": [], "device_names": [], "events_allowed": [],
+            "endpoint_ids": [],
+            "device_names": [],
+            "events_allowed": [],
             "events_disallowed": [],
         }
 
@@ -708,4 +855,3 @@ class SimAsterisk:
 
 def _public(rec: Json) -> Json:
     return {k: v for k, v in rec.items() if not k.startswith("_")}
-

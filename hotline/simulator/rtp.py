@@ -22,8 +22,10 @@ def load_slin16_be(path: str) -> bytes:
     """16 kHz mono 16-bit WAV → big-endian samples (as externalMedia sends them)."""
     with wave.open(path, "rb") as w:
         if w.getframerate() != 16000 or w.getnchannels() != 1 or w.getsampwidth() != 2:
-            raise ValueError(f"{path}: need 16 kHz mono 16-bit, got {w.getframerate()} Hz "
-                             f"{w.getnchannels()} ch {8 * w.getsampwidth()} bit")
+            raise ValueError(
+                f"{path}: need 16 kHz mono 16-bit, got {w.getframerate()} Hz "
+                f"{w.getnchannels()} ch {8 * w.getsampwidth()} bit"
+            )
         samples = array("h", w.readframes(w.getnframes()))
     if sys.byteorder == "little":
         samples.byteswap()
@@ -38,8 +40,9 @@ def rtp_packet(seq: int, timestamp: int, ssrc: int, payload: bytes, marker: bool
 class RtpSender:
     """Streams a WAV (or silence) to ``addr`` in real time until stopped."""
 
-    def __init__(self, addr: tuple[str, int], wav: str | None, stats: Any = None,
-                 max_seconds: float = 7200.0) -> None:
+    def __init__(
+        self, addr: tuple[str, int], wav: str | None, stats: Any = None, max_seconds: float = 7200.0
+    ) -> None:
         self.addr = addr
         self.audio = load_slin16_be(wav) if wav else b""
         self.stats = stats
@@ -51,8 +54,9 @@ class RtpSender:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
-                                                           remote_addr=self.addr)
+        transport, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, remote_addr=self.addr
+        )
         seq = random.getrandbits(16)
         stamp = random.getrandbits(32)
         ssrc = random.getrandbits(32)
@@ -62,7 +66,7 @@ class RtpSender:
                 if self._stop.is_set():
                     break
                 off = n * FRAME_BYTES
-                chunk = self.audio[off:off + FRAME_BYTES]
+                chunk = self.audio[off : off + FRAME_BYTES]
                 chunk = chunk + b"\x00" * (FRAME_BYTES - len(chunk))
                 transport.sendto(rtp_packet(seq + n, stamp + n * FRAME_SAMPLES, ssrc, chunk))
                 if self.stats is not None:

@@ -10,10 +10,17 @@ from .model import SimAsterisk
 
 
 class StandIn:
-    def __init__(self, sim: SimAsterisk | None = None, host: str = "127.0.0.1",
-                 ari_port: int = 0, ami_port: int = 0, user: str = "hotline",
-                 password: str = "hotline", ami_user: str = "hotline",
-                 ami_secret: str = "hotline") -> None:
+    def __init__(
+        self,
+        sim: SimAsterisk | None = None,
+        host: str = "127.0.0.1",
+        ari_port: int = 0,
+        ami_port: int = 0,
+        user: str = "hotline",
+        password: str = "hotline",
+        ami_user: str = "hotline",
+        ami_secret: str = "hotline",
+    ) -> None:
         self.sim = sim or SimAsterisk()
         self.host = host
         self.ari_port = ari_port

@@ -30,8 +30,9 @@ class TrafficProfile:
     talk_mean_s: float = 20.0
     talk_min_s: float = 1.0
     talk_max_factor: float = 4.0  # handling times are bounded: cap at this × the mean
-    lines: dict[str, float] = field(default_factory=lambda: {
-        "12345": 0.8, "12315": 0.1, "12333": 0.1})
+    lines: dict[str, float] = field(
+        default_factory=lambda: {"12345": 0.8, "12315": 0.1, "12333": 0.1}
+    )
     dtmf: str = ""
     speech_wav: str = ""
     seed: int | None = None
@@ -58,17 +59,25 @@ class TrafficResults:
             self.waits.append(r.wait_s)
 
 
-async def run_caller(sim: SimAsterisk, number: str, line: str, patience_s: float,
-                     talk_s: float, results: TrafficResults, dtmf: str = "",
-                     speech: str = "") -> CallerResult:
+async def run_caller(
+    sim: SimAsterisk,
+    number: str,
+    line: str,
+    patience_s: float,
+    talk_s: float,
+    results: TrafficResults,
+    dtmf: str = "",
+    speech: str = "",
+) -> CallerResult:
     start = time.monotonic()
     ch = sim.incoming_call(number, line, speech=speech)
     for i, digit in enumerate(dtmf):
         sim.later(1.0 + 0.3 * i, sim.send_dtmf, ch.id, digit)
     bridged = asyncio.ensure_future(ch.bridged_with_agent.wait())
     gone = asyncio.ensure_future(ch.gone.wait())
-    done, pending = await asyncio.wait({bridged, gone}, timeout=patience_s,
-                                       return_when=asyncio.FIRST_COMPLETED)
+    done, pending = await asyncio.wait(
+        {bridged, gone}, timeout=patience_s, return_when=asyncio.FIRST_COMPLETED
+    )
     for p in pending:
         p.cancel()
     wait = time.monotonic() - start
@@ -91,8 +100,9 @@ async def run_caller(sim: SimAsterisk, number: str, line: str, patience_s: float
     return result
 
 
-async def generate_calls(sim: SimAsterisk, profile: TrafficProfile,
-                         results: TrafficResults) -> None:
+async def generate_calls(
+    sim: SimAsterisk, profile: TrafficProfile, results: TrafficResults
+) -> None:
     """Place calls until ``total_calls`` or ``duration_s`` is reached; wait for all."""
     rng = random.Random(profile.seed)
     lines, weights = zip(*profile.lines.items(), strict=True)
@@ -105,8 +115,11 @@ async def generate_calls(sim: SimAsterisk, profile: TrafficProfile,
             break
         if profile.duration_s is not None and time.monotonic() - start >= profile.duration_s:
             break
-        next_at += (1 / profile.calls_per_second if profile.arrivals == "uniform"
-                    else rng.expovariate(profile.calls_per_second))
+        next_at += (
+            1 / profile.calls_per_second
+            if profile.arrivals == "uniform"
+            else rng.expovariate(profile.calls_per_second)
+        )
         delay = next_at - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -114,18 +127,26 @@ async def generate_calls(sim: SimAsterisk, profile: TrafficProfile,
         number = f"138{rng.randrange(10**8):08d}"
         line = rng.choices(lines, weights)[0]
         patience = rng.expovariate(1 / profile.patience_mean_s)
-        talk = min(max(profile.talk_min_s, rng.expovariate(1 / profile.talk_mean_s)),
-                   profile.talk_max_factor * profile.talk_mean_s)
-        t = asyncio.ensure_future(run_caller(sim, number, line, patience, talk, results,
-                                             profile.dtmf, profile.speech_wav))
+        talk = min(
+            max(profile.talk_min_s, rng.expovariate(1 / profile.talk_mean_s)),
+            profile.talk_max_factor * profile.talk_mean_s,
+        )
+        t = asyncio.ensure_future(
+            run_caller(sim, number, line, patience, talk, results, profile.dtmf, profile.speech_wav)
+        )
         callers.add(t)
         t.add_done_callback(callers.discard)
     if callers:
         await asyncio.gather(*callers, return_exceptions=True)
 
 
-def add_seats(sim: SimAsterisk, count: int, first: int = 1001, answer_delay_s: float = 1.0,
-              answer_prob: float = 1.0) -> list[str]:
+def add_seats(
+    sim: SimAsterisk,
+    count: int,
+    first: int = 1001,
+    answer_delay_s: float = 1.0,
+    answer_prob: float = 1.0,
+) -> list[str]:
     names = []
     for i in range(count):
         ep = sim.add_endpoint(str(first + i), SeatScript(answer_delay_s, answer_prob))
@@ -140,8 +161,9 @@ async def login_operators(server_url: str, operator_ids: list[str], attempts: in
         for op_id in operator_ids:
             for _ in range(attempts):
                 try:
-                    async with http.post(f"{server_url}/api/agents/{op_id}/state",
-                                         json={"state": "ready"}) as resp:
+                    async with http.post(
+                        f"{server_url}/api/agents/{op_id}/state", json={"state": "ready"}
+                    ) as resp:
                         if resp.status < 500:
                             ok += resp.status == 200
                             break

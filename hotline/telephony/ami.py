@@ -91,8 +91,15 @@ class _Manager(Manager):
 class AmiClient:
     """Connection to the Asterisk Manager Interface."""
 
-    def __init__(self, host: str, port: int, user: str, secret: str,
-                 metrics: Metrics | None = None, reconnect_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        user: str,
+        secret: str,
+        metrics: Metrics | None = None,
+        reconnect_s: float = 2.0,
+    ) -> None:
         self.metrics = metrics or Metrics()
         self.last_error = ""
         self.closing = False
@@ -102,10 +109,18 @@ class AmiClient:
         self._subscribers: list[tuple[str, EventCallback]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self.manager = _Manager(
-            self, host=host, port=port, username=user, secret=secret,
-            ping_delay=10, ping_interval=10, reconnect_timeout=max(1, int(reconnect_s)),
-            protocol_factory=IncrementalAMIProtocol, encoding="utf8",
-            on_login=self._on_login, on_disconnect=self._on_disconnect,
+            self,
+            host=host,
+            port=port,
+            username=user,
+            secret=secret,
+            ping_delay=10,
+            ping_interval=10,
+            reconnect_timeout=max(1, int(reconnect_s)),
+            protocol_factory=IncrementalAMIProtocol,
+            encoding="utf8",
+            on_login=self._on_login,
+            on_disconnect=self._on_disconnect,
             loop=asyncio.get_event_loop(),
         )
         self.manager.register_event("*", self._on_event)
@@ -171,8 +186,10 @@ class AmiClient:
         messages = result if isinstance(result, list) else [result]
         first = messages[0]
         if str(first.get("Response", "")) == "Error":
-            raise AmiError(f"AMI {action.get('Action')}: {first.get('Message', '')}",
-                           action=action.get("Action"))
+            raise AmiError(
+                f"AMI {action.get('Action')}: {first.get('Message', '')}",
+                action=action.get("Action"),
+            )
         return messages
 
     async def command(self, command: str) -> str:
@@ -180,14 +197,26 @@ class AmiClient:
         out = messages[0].get("Output", "")
         return "\n".join(out) if isinstance(out, list) else str(out)
 
-    async def originate(self, channel: str, context: str, exten: str, caller_id: str,
-                        timeout_s: float = 30.0, variables: dict[str, str] | None = None,
-                        channel_id: str | None = None) -> Message:
+    async def originate(
+        self,
+        channel: str,
+        context: str,
+        exten: str,
+        caller_id: str,
+        timeout_s: float = 30.0,
+        variables: dict[str, str] | None = None,
+        channel_id: str | None = None,
+    ) -> Message:
         """Async originate; returns the OriginateResponse (Reason 4 answered, 3 no answer,
         0 failure)."""
         action: dict[str, Any] = {
-            "Action": "Originate", "Channel": channel, "Context": context, "Exten": exten,
-            "Priority": 1, "CallerID": caller_id, "Timeout": int(timeout_s * 1000),
+            "Action": "Originate",
+            "Channel": channel,
+            "Context": context,
+            "Exten": exten,
+            "Priority": 1,
+            "CallerID": caller_id,
+            "Timeout": int(timeout_s * 1000),
             "Async": "true",
         }
         if channel_id:

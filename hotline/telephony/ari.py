@@ -185,12 +185,14 @@ class AriClient:
 
     async def get_variable(self, channel_id: str, variable: str) -> str:
         data = await self.request(
-            "GET", f"/channels/{channel_id}/variable", _params(variable=variable))
+            "GET", f"/channels/{channel_id}/variable", _params(variable=variable)
+        )
         return str(data.get("value", ""))
 
     async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
         await self.request(
-            "POST", f"/channels/{channel_id}/variable", _params(variable=variable, value=value))
+            "POST", f"/channels/{channel_id}/variable", _params(variable=variable, value=value)
+        )
 
     async def originate(
         self,
@@ -205,39 +207,68 @@ class AriClient:
         variables: dict[str, str] | None = None,
     ) -> Channel:
         params = _params(
-            endpoint=endpoint, app=app or self.app, appArgs=app_args, callerId=caller_id,
-            timeout=timeout, channelId=channel_id, originator=originator,
+            endpoint=endpoint,
+            app=app or self.app,
+            appArgs=app_args,
+            callerId=caller_id,
+            timeout=timeout,
+            channelId=channel_id,
+            originator=originator,
         )
         body = {"variables": variables} if variables else None
         return Channel.from_json(await self.request("POST", "/channels", params, body))
 
     async def continue_in_dialplan(
-        self, channel_id: str, context: str | None = None, extension: str | None = None,
+        self,
+        channel_id: str,
+        context: str | None = None,
+        extension: str | None = None,
         priority: int | None = None,
     ) -> None:
         await self.request(
-            "POST", f"/channels/{channel_id}/continue",
+            "POST",
+            f"/channels/{channel_id}/continue",
             _params(context=context, extension=extension, priority=priority),
         )
 
     async def snoop(
-        self, channel_id: str, snoop_id: str, spy: str = "in", app: str | None = None,
+        self,
+        channel_id: str,
+        snoop_id: str,
+        spy: str = "in",
+        app: str | None = None,
         app_args: str | None = None,
     ) -> Channel:
-        return Channel.from_json(await self.request(
-            "POST", f"/channels/{channel_id}/snoop/{snoop_id}",
-            _params(spy=spy, app=app or self.app, appArgs=app_args),
-        ))
+        return Channel.from_json(
+            await self.request(
+                "POST",
+                f"/channels/{channel_id}/snoop/{snoop_id}",
+                _params(spy=spy, app=app or self.app, appArgs=app_args),
+            )
+        )
 
     async def external_media(
-        self, external_host: str, channel_id: str | None = None, fmt: str = "slin16",
+        self,
+        external_host: str,
+        channel_id: str | None = None,
+        fmt: str = "slin16",
         direction: str = "both",
     ) -> Channel:
-        return Channel.from_json(await self.request(
-            "POST", "/channels/externalMedia",
-            _params(app=self.app, external_host=external_host, format=fmt, channelId=channel_id,
-                    encapsulation="rtp", transport="udp", direction=direction),
-        ))
+        return Channel.from_json(
+            await self.request(
+                "POST",
+                "/channels/externalMedia",
+                _params(
+                    app=self.app,
+                    external_host=external_host,
+                    format=fmt,
+                    channelId=channel_id,
+                    encapsulation="rtp",
+                    transport="udp",
+                    direction=direction,
+                ),
+            )
+        )
 
     # bridges
     async def list_bridges(self) -> list[Bridge]:
@@ -246,16 +277,21 @@ class AriClient:
     async def create_bridge(
         self, bridge_id: str, bridge_type: str = "mixing", name: str | None = None
     ) -> Bridge:
-        return Bridge.from_json(await self.request(
-            "POST", f"/bridges/{bridge_id}", _params(type=bridge_type, name=name)))
+        return Bridge.from_json(
+            await self.request(
+                "POST", f"/bridges/{bridge_id}", _params(type=bridge_type, name=name)
+            )
+        )
 
     async def add_channels(self, bridge_id: str, *channel_ids: str) -> None:
         await self.request(
-            "POST", f"/bridges/{bridge_id}/addChannel", _params(channel=list(channel_ids)))
+            "POST", f"/bridges/{bridge_id}/addChannel", _params(channel=list(channel_ids))
+        )
 
     async def remove_channels(self, bridge_id: str, *channel_ids: str) -> None:
         await self.request(
-            "POST", f"/bridges/{bridge_id}/removeChannel", _params(channel=list(channel_ids)))
+            "POST", f"/bridges/{bridge_id}/removeChannel", _params(channel=list(channel_ids))
+        )
 
     async def bridge_start_moh(self, bridge_id: str, moh_class: str = "default") -> None:
         await self.request("POST", f"/bridges/{bridge_id}/moh", _params(mohClass=moh_class))
@@ -266,11 +302,19 @@ class AriClient:
     async def record_bridge(
         self, bridge_id: str, name: str, fmt: str = "wav", max_duration_s: int = 0
     ) -> LiveRecording:
-        return LiveRecording.from_json(await self.request(
-            "POST", f"/bridges/{bridge_id}/record",
-            _params(name=name, format=fmt, ifExists="overwrite", beep=False,
-                    maxDurationSeconds=max_duration_s or None),
-        ))
+        return LiveRecording.from_json(
+            await self.request(
+                "POST",
+                f"/bridges/{bridge_id}/record",
+                _params(
+                    name=name,
+                    format=fmt,
+                    ifExists="overwrite",
+                    beep=False,
+                    maxDurationSeconds=max_duration_s or None,
+                ),
+            )
+        )
 
     # playbacks, recordings, endpoints, device states, applications
     async def stop_playback(self, playback_id: str) -> None:
@@ -319,8 +363,9 @@ class AriClient:
         assert self._session is not None
         url = f"{self.base_url}/ari/events"
         params = {"app": self.app, "subscribeAll": "false"}
-        async with self._session.ws_connect(url, params=params, heartbeat=20.0,
-                                            timeout=aiohttp.ClientWSTimeout(ws_close=5.0)) as ws:
+        async with self._session.ws_connect(
+            url, params=params, heartbeat=20.0, timeout=aiohttp.ClientWSTimeout(ws_close=5.0)
+        ) as ws:
             self._ws = ws
             self.metrics.ari_reconnects.inc()
             self.metrics.ari_connected.set(1)

@@ -190,7 +190,8 @@ class StasisStart(ChannelEvent):
         if not isinstance(args, list):
             raise MalformedEvent("StasisStart args is not a list")
         return cls(
-            **_base(d), channel=Channel.from_json(_obj(d, "channel")),
+            **_base(d),
+            channel=Channel.from_json(_obj(d, "channel")),
             args=tuple(str(a) for a in args),
         )
 
@@ -223,8 +224,10 @@ class ChannelHangupRequest(ChannelEvent):
     @classmethod
     def parse(cls, d: Json) -> AriEvent:
         return cls(
-            **_base(d), channel=Channel.from_json(_obj(d, "channel")),
-            cause=int(d.get("cause", 0) or 0), soft=bool(d.get("soft", False)),
+            **_base(d),
+            channel=Channel.from_json(_obj(d, "channel")),
+            cause=int(d.get("cause", 0) or 0),
+            soft=bool(d.get("soft", False)),
         )
 
 
@@ -236,8 +239,10 @@ class ChannelDestroyed(ChannelEvent):
     @classmethod
     def parse(cls, d: Json) -> AriEvent:
         return cls(
-            **_base(d), channel=Channel.from_json(_obj(d, "channel")),
-            cause=int(d.get("cause", 0) or 0), cause_txt=str(d.get("cause_txt", "")),
+            **_base(d),
+            channel=Channel.from_json(_obj(d, "channel")),
+            cause=int(d.get("cause", 0) or 0),
+            cause_txt=str(d.get("cause_txt", "")),
         )
 
 
@@ -249,8 +254,10 @@ class ChannelDtmfReceived(ChannelEvent):
     @classmethod
     def parse(cls, d: Json) -> AriEvent:
         return cls(
-            **_base(d), channel=Channel.from_json(_obj(d, "channel")),
-            digit=str(d.get("digit", "")), duration_ms=int(d.get("duration_ms", 0) or 0),
+            **_base(d),
+            channel=Channel.from_json(_obj(d, "channel")),
+            digit=str(d.get("digit", "")),
+            duration_ms=int(d.get("duration_ms", 0) or 0),
         )
 
 
@@ -264,7 +271,9 @@ class ChannelVarset(AriEvent):
     def parse(cls, d: Json) -> AriEvent:
         ch = d.get("channel")
         return cls(
-            **_base(d), variable=str(d.get("variable", "")), value=str(d.get("value", "")),
+            **_base(d),
+            variable=str(d.get("variable", "")),
+            value=str(d.get("value", "")),
             channel=Channel.from_json(ch) if isinstance(ch, dict) else None,
         )
 
@@ -299,7 +308,8 @@ class ChannelBridgeEvent(AriEvent):
     @classmethod
     def parse(cls, d: Json) -> AriEvent:
         return cls(
-            **_base(d), bridge=Bridge.from_json(_obj(d, "bridge")),
+            **_base(d),
+            bridge=Bridge.from_json(_obj(d, "bridge")),
             channel=Channel.from_json(_obj(d, "channel")),
         )
 
@@ -328,8 +338,10 @@ class Dial(AriEvent):
     def parse(cls, d: Json) -> AriEvent:
         caller = d.get("caller")
         return cls(
-            **_base(d), peer=Channel.from_json(_obj(d, "peer")),
-            dialstatus=str(d.get("dialstatus", "")), dialstring=str(d.get("dialstring", "")),
+            **_base(d),
+            peer=Channel.from_json(_obj(d, "peer")),
+            dialstatus=str(d.get("dialstatus", "")),
+            dialstring=str(d.get("dialstring", "")),
             caller=Channel.from_json(caller) if isinstance(caller, dict) else None,
         )
 
@@ -417,11 +429,28 @@ class ApplicationReplaced(AriEvent):
 EVENT_TYPES: dict[str, type[AriEvent]] = {
     c.__name__: c
     for c in (
-        StasisStart, StasisEnd, ChannelStateChange, ChannelCreated, ChannelConnectedLine,
-        ChannelHangupRequest, ChannelDestroyed, ChannelDtmfReceived, ChannelVarset,
-        BridgeCreated, BridgeDestroyed, ChannelEnteredBridge, ChannelLeftBridge, Dial,
-        PlaybackStarted, PlaybackContinuing, PlaybackFinished, RecordingStarted,
-        RecordingFinished, RecordingFailed, EndpointStateChange, DeviceStateChanged,
+        StasisStart,
+        StasisEnd,
+        ChannelStateChange,
+        ChannelCreated,
+        ChannelConnectedLine,
+        ChannelHangupRequest,
+        ChannelDestroyed,
+        ChannelDtmfReceived,
+        ChannelVarset,
+        BridgeCreated,
+        BridgeDestroyed,
+        ChannelEnteredBridge,
+        ChannelLeftBridge,
+        Dial,
+        PlaybackStarted,
+        PlaybackContinuing,
+        PlaybackFinished,
+        RecordingStarted,
+        RecordingFinished,
+        RecordingFailed,
+        EndpointStateChange,
+        DeviceStateChanged,
         ApplicationReplaced,
     )
 }

@@ -87,8 +87,18 @@ class Resynced:
     now: float
 
 
-Event = (CallerArrived | PlaybackDone | Offered | AgentAnswered | AgentFailed | TimerFired
-         | CallerHungUp | AgentHungUp | Dtmf | Resynced)
+Event = (
+    CallerArrived
+    | PlaybackDone
+    | Offered
+    | AgentAnswered
+    | AgentFailed
+    | TimerFired
+    | CallerHungUp
+    | AgentHungUp
+    | Dtmf
+    | Resynced
+)
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -199,9 +209,25 @@ class CallFinished:
     outcome: str
 
 
-Command = (Answer | Play | StartMoh | StopMoh | Enqueue | LeaveQueue | Originate | StartTimer
-           | CancelTimer | CreateBridge | JoinBridge | RecordBridge | Hangup | DestroyBridge
-           | OfferFailed | MarkAnswered | CallFinished)
+Command = (
+    Answer
+    | Play
+    | StartMoh
+    | StopMoh
+    | Enqueue
+    | LeaveQueue
+    | Originate
+    | StartTimer
+    | CancelTimer
+    | CreateBridge
+    | JoinBridge
+    | RecordBridge
+    | Hangup
+    | DestroyBridge
+    | OfferFailed
+    | MarkAnswered
+    | CallFinished
+)
 
 
 # --- the machine ------------------------------------------------------------------------
@@ -252,7 +278,10 @@ def _arrive(call: Call, ev: CallerArrived) -> Step:
 
 def _to_queue(call: Call) -> Step:
     return replace(call, state=CallState.QUEUED, playback_id=""), [
-        CancelTimer("greeting"), StartMoh(call.call_id), Enqueue(call.call_id)]
+        CancelTimer("greeting"),
+        StartMoh(call.call_id),
+        Enqueue(call.call_id),
+    ]
 
 
 def _greeting_done(call: Call, ev: PlaybackDone) -> Step:
@@ -271,8 +300,14 @@ def _offered(call: Call, ev: Offered) -> Step:
     if not bridge:
         bridge = f"call-{call.call_id}"
         cmds.append(CreateBridge(bridge))
-    return replace(call, state=CallState.RINGING, operator_id=ev.operator_id,
-                   agent_channel=agent, offers=n, bridge_id=bridge), [
+    return replace(
+        call,
+        state=CallState.RINGING,
+        operator_id=ev.operator_id,
+        agent_channel=agent,
+        offers=n,
+        bridge_id=bridge,
+    ), [
         *cmds,
         Originate(ev.endpoint, agent, call.call_id, ev.operator_id),
         StartTimer("ring", call.config.ring_timeout_s + 2.0, token=agent),
@@ -290,8 +325,10 @@ def _ring_failed(call: Call, agent_channel: str, missed: bool) -> Step:
     if agent_channel != call.agent_channel:
         return call, []
     return replace(call, state=CallState.QUEUED, operator_id="", agent_channel=""), [
-        CancelTimer("ring"), Hangup(agent_channel),
-        OfferFailed(call.call_id, call.operator_id, missed=missed)]
+        CancelTimer("ring"),
+        Hangup(agent_channel),
+        OfferFailed(call.call_id, call.operator_id, missed=missed),
+    ]
 
 
 def _agent_failed(call: Call, ev: AgentFailed) -> Step:
@@ -307,9 +344,11 @@ def _ring_timeout(call: Call, ev: TimerFired) -> Step:
 def _agent_answered(call: Call, ev: AgentAnswered) -> Step:
     if ev.agent_channel != call.agent_channel:
         return call, [Hangup(ev.agent_channel)]
-    cmds: list[Command] = [CancelTimer("ring"),
-                           JoinBridge(call.bridge_id, (call.call_id, ev.agent_channel)),
-                           MarkAnswered(call.call_id, call.operator_id)]
+    cmds: list[Command] = [
+        CancelTimer("ring"),
+        JoinBridge(call.bridge_id, (call.call_id, ev.agent_channel)),
+        MarkAnswered(call.call_id, call.operator_id),
+    ]
     if call.config.record:
         cmds.append(RecordBridge(call.bridge_id, f"call-{call.call_id}"))
     return replace(call, state=CallState.CONNECTED, answered_at=ev.now), cmds
@@ -336,8 +375,10 @@ def _abandon(call: Call, ev: CallerHungUp) -> Step:
 def _end_connected(call: Call, now: float, hangup: str) -> Step:
     talk = max(0.0, now - call.answered_at)
     return replace(call, state=CallState.ENDED), [
-        Hangup(hangup), DestroyBridge(call.bridge_id),
-        CallFinished(call.call_id, call.operator_id, talk, "answered")]
+        Hangup(hangup),
+        DestroyBridge(call.bridge_id),
+        CallFinished(call.call_id, call.operator_id, talk, "answered"),
+    ]
 
 
 def _caller_left_connected(call: Call, ev: CallerHungUp) -> Step:
@@ -369,9 +410,10 @@ def _resync(call: Call, ev: Resynced) -> Step:
         if call.agent_channel not in ev.channels:
             return _ring_failed(call, call.agent_channel, missed=True)
         if ev.bridged_with_agent:
-            return replace(call, state=CallState.CONNECTED,
-                           answered_at=ev.now), [CancelTimer("ring"),
-                                                 MarkAnswered(call.call_id, call.operator_id)]
+            return replace(call, state=CallState.CONNECTED, answered_at=ev.now), [
+                CancelTimer("ring"),
+                MarkAnswered(call.call_id, call.operator_id),
+            ]
     if call.state is CallState.CONNECTED and call.agent_channel not in ev.channels:
         return _end_connected(call, ev.now, call.call_id)
     return call, []

@@ -42,7 +42,8 @@ class LatencyLog:
     def __init__(self, metrics: Metrics, size: int = 200_000) -> None:
         self.metrics = metrics
         self.samples: dict[str, collections.deque[float]] = collections.defaultdict(
-            lambda: collections.deque(maxlen=size))
+            lambda: collections.deque(maxlen=size)
+        )
 
     def observe(self, step: str, seconds: float) -> None:
         self.samples[step].append(seconds)
@@ -78,14 +79,22 @@ class CallRunner:
             try:
                 self.call, commands = s.step(self.call, item.event)
                 if self.call.state is not before:
-                    log.info("call %s: %s -> %s on %s", self.call_id, before.value,
-                             self.call.state.value, type(item.event).__name__)
+                    log.info(
+                        "call %s: %s -> %s on %s",
+                        self.call_id,
+                        before.value,
+                        self.call.state.value,
+                        type(item.event).__name__,
+                    )
                 await self._execute(commands, item)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("call %s: error in state %s; falling back to the dialplan",
-                              self.call_id, before.value)
+                log.exception(
+                    "call %s: error in state %s; falling back to the dialplan",
+                    self.call_id,
+                    before.value,
+                )
                 self.ctl.metrics.session_errors.labels(state=before.value).inc()
                 await self._fallback("error")
         for h in self.timers.values():
@@ -98,8 +107,9 @@ class CallRunner:
             if first and not isinstance(cmd, (s.StartTimer, s.CancelTimer)):
                 first = False
                 if isinstance(item.event, s.CallerArrived):
-                    self.ctl.latency.observe("stasis_start_to_first_command",
-                                             time.perf_counter() - item.received)
+                    self.ctl.latency.observe(
+                        "stasis_start_to_first_command", time.perf_counter() - item.received
+                    )
             try:
                 await self._do(cmd)
             except AriNotFound as exc:
@@ -107,8 +117,9 @@ class CallRunner:
                 # hangup event that follows decides what happens next.
                 log.debug("call %s: %s: %s", self.call_id, type(cmd).__name__, exc)
             if isinstance(cmd, s.JoinBridge):
-                self.ctl.latency.observe("agent_answer_to_bridged",
-                                         time.perf_counter() - item.received)
+                self.ctl.latency.observe(
+                    "agent_answer_to_bridged", time.perf_counter() - item.received
+                )
 
     async def _do(self, cmd: s.Command) -> None:
         ari, router, cfg = self.ctl.ari, self.ctl.router, self.ctl.settings
@@ -132,10 +143,16 @@ class CallRunner:
             case s.Enqueue(call_id):
                 line = cfg.line(self.call.line)
                 skills = (line.skill,) if line.skill == "general" else (line.skill, "general")
-                task = Task(call_id=call_id, queue=line.skill, skills=skills,
-                            language=line.language, priority=line.priority,
-                            enqueued_at=self.ctl.clock(), line=self.call.line,
-                            owner=self.ctl.instance_id)
+                task = Task(
+                    call_id=call_id,
+                    queue=line.skill,
+                    skills=skills,
+                    language=line.language,
+                    priority=line.priority,
+                    enqueued_at=self.ctl.clock(),
+                    line=self.call.line,
+                    owner=self.ctl.instance_id,
+                )
                 kept = await router.enqueue(task)
                 self.enqueued_at = kept.enqueued_at
                 if kept.enqueued_at == task.enqueued_at:
@@ -148,8 +165,10 @@ class CallRunner:
                 await ari.create_bridge(bridge_id, "mixing", name=bridge_id)
             case s.JoinBridge(bridge_id, channels):
                 _, join = await asyncio.gather(
-                    ari.stop_moh(self.call_id), ari.add_channels(bridge_id, *channels),
-                    return_exceptions=True)
+                    ari.stop_moh(self.call_id),
+                    ari.add_channels(bridge_id, *channels),
+                    return_exceptions=True,
+                )
                 if isinstance(join, BaseException):
                     raise join
             case s.RecordBridge(bridge_id, name):
@@ -178,8 +197,9 @@ class CallRunner:
                 await router.offer_failed(call_id, operator_id, missed)
             case s.CallFinished(call_id, operator_id, talk, outcome):
                 await router.call_ended(operator_id, talk)
-                log.info("call %s finished (%s) with %s after %.1fs", call_id, outcome,
-                         operator_id, talk)
+                log.info(
+                    "call %s finished (%s) with %s after %.1fs", call_id, outcome, operator_id, talk
+                )
 
     async def _leave_queue(self, call_id: str, reason: str) -> None:
         removed = await self.ctl.router.leave(call_id, reason)
@@ -197,9 +217,13 @@ class CallRunner:
         self.ctl.channel_owner[agent_channel] = call_id
         try:
             await self.ctl.ari.originate(
-                endpoint, app_args=f"agent,{call_id}", channel_id=agent_channel,
+                endpoint,
+                app_args=f"agent,{call_id}",
+                channel_id=agent_channel,
                 caller_id=f'"{self.caller_number}" <{self.caller_number}>',
-                timeout=int(self.ctl.settings.ring_timeout_s), originator=call_id)
+                timeout=int(self.ctl.settings.ring_timeout_s),
+                originator=call_id,
+            )
         except AriError as exc:
             log.warning("call %s: cannot ring %s: %s", call_id, endpoint, exc)
             self.put(s.AgentFailed(agent_channel, "unreachable"))
@@ -218,12 +242,19 @@ class CallRunner:
         self.call = replace(self.call, state=s.CallState.FALLBACK)
         for step in (
             lambda: ctl.router.leave(self.call_id, "fallback"),
-            lambda: ctl.ari.destroy_bridge(self.call.bridge_id) if self.call.bridge_id
-            else asyncio.sleep(0),
-            lambda: ctl.ari.hangup(self.call.agent_channel) if self.call.agent_channel
-            else asyncio.sleep(0),
+            lambda: (
+                ctl.ari.destroy_bridge(self.call.bridge_id)
+                if self.call.bridge_id
+                else asyncio.sleep(0)
+            ),
+            lambda: (
+                ctl.ari.hangup(self.call.agent_channel)
+                if self.call.agent_channel
+                else asyncio.sleep(0)
+            ),
             lambda: ctl.ari.continue_in_dialplan(
-                self.call_id, ctl.settings.fallback_context, ctl.settings.fallback_extension, 1),
+                self.call_id, ctl.settings.fallback_context, ctl.settings.fallback_extension, 1
+            ),
         ):
             try:
                 await step()
@@ -234,8 +265,15 @@ class CallRunner:
 class StasisController:
     """Routes ARI events to call runners and rebuilds its view after reconnects."""
 
-    def __init__(self, ari: AriClient, router: Router, settings: Settings, metrics: Metrics,
-                 instance_id: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        ari: AriClient,
+        router: Router,
+        settings: Settings,
+        metrics: Metrics,
+        instance_id: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.ari = ari
         self.router = router
         self.settings = settings
@@ -247,9 +285,11 @@ class StasisController:
         self.latency = LatencyLog(metrics)
         self.resyncs = 0
         self._pending: set[asyncio.Future[Any]] = set()
-        self.config = s.CallConfig(greeting=settings.greeting_sound,
-                                   ring_timeout_s=settings.ring_timeout_s,
-                                   record=settings.record_calls)
+        self.config = s.CallConfig(
+            greeting=settings.greeting_sound,
+            ring_timeout_s=settings.ring_timeout_s,
+            record=settings.record_calls,
+        )
         ari.on_event = self.on_event
         ari.on_connected = self.resync
 
@@ -294,8 +334,9 @@ class StasisController:
             case _:
                 return
 
-    def _to_owner(self, channel_id: str, event: s.Event, received: float,
-                  source: ev.AriEvent) -> None:
+    def _to_owner(
+        self, channel_id: str, event: s.Event, received: float, source: ev.AriEvent
+    ) -> None:
         owner = self.channel_owner.get(channel_id)
         runner = self.calls.get(owner) if owner else None
         if runner is None:
@@ -319,8 +360,9 @@ class StasisController:
         if ch.id in self.calls:
             return  # a repeated StasisStart (e.g. after a reconnect) changes nothing
         line = event.args[1] if len(event.args) >= 2 else str(ch.dialplan.get("exten", "12345"))
-        self.calls[ch.id] = CallRunner(self, s.Call(ch.id, line, config=self.config),
-                                       ch.caller.number)
+        self.calls[ch.id] = CallRunner(
+            self, s.Call(ch.id, line, config=self.config), ch.caller.number
+        )
         self.calls[ch.id].put(s.CallerArrived(self.clock()), received)
 
     def _background(self, coro: Any) -> None:
@@ -360,8 +402,13 @@ class StasisController:
             if ch_id.startswith("agent-") or ch.name.startswith(("UnicastRTP/", "Snoop/")):
                 continue
             await self._adopt(ch, bridged.get(ch_id), now)
-        log.info("resync #%d: %d channels, %d bridges, %d calls", self.resyncs, len(channels),
-                 len(bridges), len(self.calls))
+        log.info(
+            "resync #%d: %d channels, %d bridges, %d calls",
+            self.resyncs,
+            len(channels),
+            len(bridges),
+            len(self.calls),
+        )
 
     async def _adopt(self, ch: ev.Channel, bridge: ev.Bridge | None, now: float) -> None:
         """A call this process has not seen (it restarted): take it over where it stands."""
@@ -374,9 +421,14 @@ class StasisController:
             for op in await self.router.store.operators():
                 if op.call_id == ch.id:
                     op_id = op.id
-            call = replace(call, state=s.CallState.CONNECTED, agent_channel=agent,
-                           operator_id=op_id, bridge_id=bridge.id if bridge else "",
-                           answered_at=now)
+            call = replace(
+                call,
+                state=s.CallState.CONNECTED,
+                agent_channel=agent,
+                operator_id=op_id,
+                bridge_id=bridge.id if bridge else "",
+                answered_at=now,
+            )
             runner = CallRunner(self, call, ch.caller.number)
             self.channel_owner[agent] = ch.id
         elif ch.state != "Up":

@@ -19,7 +19,8 @@ def counter(srv, name: str, **labels: str) -> float:  # type: ignore[no-untyped-
 
 
 async def test_given_a_ready_operator_when_a_citizen_calls_then_they_are_connected(
-        standin, redis_url, server_factory) -> None:  # type: ignore[no-untyped-def]
+    standin, redis_url, server_factory
+) -> None:  # type: ignore[no-untyped-def]
     add_seats(standin, 1)
     srv = await server_factory(make_settings(standin, redis_url, operators=seats(1)))
     await ready_all(srv, ["1001"])
@@ -28,11 +29,14 @@ async def test_given_a_ready_operator_when_a_citizen_calls_then_they_are_connect
     bridge = standin.sim.bridges[caller.bridge]
     agent = standin.sim.channels[next(c for c in bridge.channels if c != caller.id)]
     assert agent.endpoint == "PJSIP/1001" and agent.state == "Up"
-    await wait_for(lambda: counter(srv, "hotline_calls_answered_total",
-                                   queue="general", line="12345") == 1, what="answered metric")
+    await wait_for(
+        lambda: counter(srv, "hotline_calls_answered_total", queue="general", line="12345") == 1,
+        what="answered metric",
+    )
     assert counter(srv, "hotline_calls_offered_total", queue="general", line="12345") == 1
-    assert counter(srv, "hotline_calls_answered_within_sla_total", queue="general",
-                   line="12345") == 1
+    assert (
+        counter(srv, "hotline_calls_answered_within_sla_total", queue="general", line="12345") == 1
+    )
     op = await srv[STORE].get_operator("1001")
     assert op is not None and op.state is OperatorState.ON_CALL and op.call_id == caller.id
     assert standin.sim.live_recordings, "the conversation is recorded"
@@ -48,25 +52,29 @@ def _op_in(srv, op_id: str, state: OperatorState):  # type: ignore[no-untyped-de
     async def check():  # type: ignore[no-untyped-def]
         op = await srv[STORE].get_operator(op_id)
         return op if op and op.state is state else None
+
     return check
 
 
 async def test_given_no_free_operator_when_caller_gives_up_then_abandon_is_counted(
-        standin, redis_url, server_factory) -> None:  # type: ignore[no-untyped-def]
+    standin, redis_url, server_factory
+) -> None:  # type: ignore[no-untyped-def]
     srv = await server_factory(make_settings(standin, redis_url, operators=seats(1)))
     results = TrafficResults()
     res = await run_caller(standin.sim, "13900000000", "12345", 0.6, 1.0, results)
     assert res.outcome == "abandoned"
-    await wait_for(lambda: counter(srv, "hotline_calls_abandoned_total", queue="general",
-                                   line="12345") == 1, what="abandon metric")
-    assert counter(srv, "hotline_calls_short_abandoned_total", queue="general",
-                   line="12345") == 1
+    await wait_for(
+        lambda: counter(srv, "hotline_calls_abandoned_total", queue="general", line="12345") == 1,
+        what="abandon metric",
+    )
+    assert counter(srv, "hotline_calls_short_abandoned_total", queue="general", line="12345") == 1
     assert await srv[STORE].waiting_count() == 0
     assert not srv[CONTROLLER].calls
 
 
 async def test_given_a_seat_that_does_not_answer_then_the_call_goes_to_the_next_seat(
-        standin, redis_url, server_factory) -> None:  # type: ignore[no-untyped-def]
+    standin, redis_url, server_factory
+) -> None:  # type: ignore[no-untyped-def]
     standin.sim.add_endpoint("1001", SeatScript(answer_delay_s=0.05, answer_prob=0.0))
     standin.sim.add_endpoint("1002", SeatScript(answer_delay_s=0.05))
     settings = make_settings(standin, redis_url, operators=seats(2), ring_timeout_s=1.0)
@@ -86,7 +94,8 @@ async def test_given_a_seat_that_does_not_answer_then_the_call_goes_to_the_next_
 
 
 async def test_given_an_unreachable_seat_then_ari_500_is_survived_and_call_rerouted(
-        standin, redis_url, server_factory) -> None:  # type: ignore[no-untyped-def]
+    standin, redis_url, server_factory
+) -> None:  # type: ignore[no-untyped-def]
     add_seats(standin, 1, first=1002)  # PJSIP/1001 does not exist: originate → 500
     srv = await server_factory(make_settings(standin, redis_url, operators=seats(2)))
     await ready_all(srv, ["1001"])
@@ -99,7 +108,8 @@ async def test_given_an_unreachable_seat_then_ari_500_is_survived_and_call_rerou
 
 
 async def test_given_a_dead_redis_when_a_call_arrives_then_it_falls_back_to_the_dialplan(
-        standin, redis_url, server_factory) -> None:  # type: ignore[no-untyped-def]
+    standin, redis_url, server_factory
+) -> None:  # type: ignore[no-untyped-def]
     add_seats(standin, 1)
     settings = make_settings(standin, "redis://127.0.0.1:1/0", operators=seats(1))
     srv = await server_factory_no_seed(server_factory, settings)
@@ -120,8 +130,7 @@ async def server_factory_no_seed(factory, settings):  # type: ignore[no-untyped-
     return await factory(settings.model_copy(update={"operators": []}))
 
 
-async def test_health_metrics_and_api_answer(standin, redis_url,
-                                             server_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_health_metrics_and_api_answer(standin, redis_url, server_factory) -> None:  # type: ignore[no-untyped-def]
     srv = await server_factory(make_settings(standin, redis_url))
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{srv.url}/healthz") as r:
@@ -129,8 +138,12 @@ async def test_health_metrics_and_api_answer(standin, redis_url,
             assert r.status == 200 and body["ari_connected"] is True and body["redis"] is True
         async with http.get(f"{srv.url}/metrics") as r:
             text = await r.text()
-            for name in ("hotline_calls_offered_total", "hotline_queue_wait_seconds_bucket",
-                         "hotline_calls_waiting", 'hotline_agents{state="logged_out"} 3.0'):
+            for name in (
+                "hotline_calls_offered_total",
+                "hotline_queue_wait_seconds_bucket",
+                "hotline_calls_waiting",
+                'hotline_agents{state="logged_out"} 3.0',
+            ):
                 assert name in text
         async with http.get(f"{srv.url}/api/agents") as r:
             assert [a["id"] for a in await r.json()] == ["1001", "1002", "1003"]

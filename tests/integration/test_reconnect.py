@@ -18,15 +18,17 @@ async def drop_ws(standin) -> None:  # type: ignore[no-untyped-def]
 
 
 async def test_given_calls_waiting_when_the_websocket_drops_then_they_keep_their_place(
-        standin, redis_url, server_factory) -> None:  # type: ignore[no-untyped-def]
+    standin, redis_url, server_factory
+) -> None:  # type: ignore[no-untyped-def]
     add_seats(standin, 2)
     srv = await server_factory(make_settings(standin, redis_url, operators=seats(2)))
     callers = [standin.sim.incoming_call(f"1380000000{i}") for i in range(3)]
     await wait_for(lambda: _count(srv[STORE].waiting_count(), 3), what="3 queued")
     order_before = [t.call_id for t in await srv[STORE].waiting_tasks()]
     await drop_ws(standin)
-    await wait_for(lambda: not srv[ARI].connected.is_set() or srv[CONTROLLER].resyncs >= 2,
-                   what="disconnect")
+    await wait_for(
+        lambda: not srv[ARI].connected.is_set() or srv[CONTROLLER].resyncs >= 2, what="disconnect"
+    )
     await wait_for(lambda: srv[CONTROLLER].resyncs >= 2, what="resync after reconnect")
     order_after = [t.call_id for t in await srv[STORE].waiting_tasks()]
     assert order_after == order_before
@@ -43,7 +45,8 @@ async def _count(coro, n: int) -> bool:  # type: ignore[no-untyped-def]
 
 
 async def test_given_a_call_in_progress_when_the_websocket_drops_then_the_end_is_noticed(
-        standin, redis_url, server_factory) -> None:  # type: ignore[no-untyped-def]
+    standin, redis_url, server_factory
+) -> None:  # type: ignore[no-untyped-def]
     add_seats(standin, 1)
     srv = await server_factory(make_settings(standin, redis_url, operators=seats(1)))
     await ready_all(srv, ["1001"])
@@ -58,7 +61,8 @@ async def test_given_a_call_in_progress_when_the_websocket_drops_then_the_end_is
 
 
 async def test_given_a_restarted_server_then_waiting_calls_are_adopted_in_order(
-        standin, redis_url, server_factory) -> None:  # type: ignore[no-untyped-def]
+    standin, redis_url, server_factory
+) -> None:  # type: ignore[no-untyped-def]
     add_seats(standin, 1)
     settings = make_settings(standin, redis_url, operators=seats(1))
     first = await server_factory(settings)
@@ -76,10 +80,14 @@ async def test_given_a_restarted_server_then_waiting_calls_are_adopted_in_order(
 
 
 async def test_given_new_calls_while_disconnected_then_they_take_the_dialplan_fallback(
-        standin, redis_url, server_factory) -> None:  # type: ignore[no-untyped-def]
+    standin, redis_url, server_factory
+) -> None:  # type: ignore[no-untyped-def]
     add_seats(standin, 1)
-    srv = await server_factory(make_settings(standin, redis_url, operators=seats(1),
-                                             reconnect_initial_s=0.5, reconnect_max_s=0.5))
+    srv = await server_factory(
+        make_settings(
+            standin, redis_url, operators=seats(1), reconnect_initial_s=0.5, reconnect_max_s=0.5
+        )
+    )
     await drop_ws(standin)
     await wait_for(lambda: not standin.sim.app_connected, what="app gone")
     caller = standin.sim.incoming_call("13800138000")
@@ -90,15 +98,19 @@ async def test_given_new_calls_while_disconnected_then_they_take_the_dialplan_fa
 
 
 async def test_given_the_ami_link_is_cut_then_it_is_restored(
-        standin, redis_url, server_factory) -> None:  # type: ignore[no-untyped-def]
+    standin, redis_url, server_factory
+) -> None:  # type: ignore[no-untyped-def]
     add_seats(standin, 1)
     srv = await server_factory(make_settings(standin, redis_url, operators=seats(1)))
     ami = srv[AMI]
     await asyncio.wait_for(ami.logged_in.wait(), 5)
     before = ami.resyncs
     standin.ami.drop_all()
-    await wait_for(lambda: ami.resyncs > before and ami.logged_in.is_set(), timeout=10,
-                   what="AMI relogin and resync")
+    await wait_for(
+        lambda: ami.resyncs > before and ami.logged_in.is_set(),
+        timeout=10,
+        what="AMI relogin and resync",
+    )
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{srv.url}/healthz") as r:
             assert (await r.json())["ami_connected"] is True

@@ -29,7 +29,8 @@ class Ledger:
 
 
 async def test_eight_routers_ten_thousand_calls_no_double_offer_no_lost_call(
-        redis_url: str, redis: aioredis.Redis) -> None:
+    redis_url: str, redis: aioredis.Redis
+) -> None:
     rng = random.Random(42)
     n_instances, n_ops, n_calls = 8, 40, 10_000
     ledger = Ledger()
@@ -59,6 +60,7 @@ async def test_eight_routers_ten_thousand_calls_no_double_offer_no_lost_call(
             ledger.op_busy[op.id] = call_id
             ledger.call_offered[call_id] = op.id
             spawn(handle(routers[idx], call_id, op.id))
+
         return on_offer
 
     async def handle(router: Router, call_id: str, op_id: str) -> None:
@@ -95,8 +97,16 @@ async def test_eight_routers_ten_thousand_calls_no_double_offer_no_lost_call(
             pass  # the seat moved on meanwhile (offered again, or went on a break): refused
 
     for i, store in enumerate(stores):
-        routers.append(Router(store, f"inst{i}", make_offer_handler(i), ring_timeout_s=30,
-                              wrapup_s=0.001, tick_s=0.05))
+        routers.append(
+            Router(
+                store,
+                f"inst{i}",
+                make_offer_handler(i),
+                ring_timeout_s=30,
+                wrapup_s=0.001,
+                tick_s=0.05,
+            )
+        )
     for j in range(n_ops):
         await stores[0].upsert_operator(Operator(f"op{j}", f"PJSIP/{j}", {"general": 3}))
         await routers[0].set_operator_state(f"op{j}", S.READY)
@@ -113,8 +123,9 @@ async def test_eight_routers_ten_thousand_calls_no_double_offer_no_lost_call(
                 continue
             router = rng.choice(routers)
             if op.state is S.READY:
-                await stores[0].set_operator_state(op_id, S.NOT_READY, time.time(), "break",
-                                                   allowed_from=[S.READY])
+                await stores[0].set_operator_state(
+                    op_id, S.NOT_READY, time.time(), "break", allowed_from=[S.READY]
+                )
             elif op.state is S.NOT_READY:
                 await ready_again(router, op_id)
 
@@ -122,8 +133,9 @@ async def test_eight_routers_ten_thousand_calls_no_double_offer_no_lost_call(
     call_ids = [f"c{k}" for k in range(n_calls)]
     for k, call_id in enumerate(call_ids):
         idx = k % n_instances
-        await routers[idx].enqueue(Task(call_id, "general", ("general",), enqueued_at=time.time(),
-                                        owner=f"inst{idx}"))
+        await routers[idx].enqueue(
+            Task(call_id, "general", ("general",), enqueued_at=time.time(), owner=f"inst{idx}")
+        )
         if k % 50 == 0:
             await asyncio.sleep(0)
         if rng.random() < 0.01:  # a caller gives up while still queued (if still there)
@@ -146,8 +158,11 @@ async def test_eight_routers_ten_thousand_calls_no_double_offer_no_lost_call(
     assert not ledger.call_offered, "offers still open at the end"
     still_queued = {t.call_id for t in await stores[0].waiting_tasks()}
     # Every call is answered, abandoned, or still queued: none is lost.
-    abandoned_in_queue = {c for c in call_ids if c not in ledger.answered
-                          and c not in ledger.abandoned and c not in still_queued}
+    abandoned_in_queue = {
+        c
+        for c in call_ids
+        if c not in ledger.answered and c not in ledger.abandoned and c not in still_queued
+    }
     queue_leavers = await _abandoned_while_queued(redis, abandoned_in_queue)
     lost = abandoned_in_queue - queue_leavers
     assert lost == set()

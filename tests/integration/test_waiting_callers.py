@@ -17,12 +17,19 @@ async def overflow_events(srv) -> list[dict]:  # type: ignore[no-untyped-def]
 
 
 async def test_given_one_busy_seat_then_waiting_callers_see_position_and_wait(
-        standin, redis_url, server_factory) -> None:  # type: ignore[no-untyped-def]
+    standin, redis_url, server_factory
+) -> None:  # type: ignore[no-untyped-def]
     add_seats(standin, 1)
-    srv = await server_factory(make_settings(standin, redis_url, operators=seats(1),
-                                             mean_handle_s=60.0,
-                                             overflow_announce_after_s=30.0,
-                                             overflow_callback_after_s=100.0))
+    srv = await server_factory(
+        make_settings(
+            standin,
+            redis_url,
+            operators=seats(1),
+            mean_handle_s=60.0,
+            overflow_announce_after_s=30.0,
+            overflow_callback_after_s=100.0,
+        )
+    )
     await ready_all(srv, ["1001"])
     first = standin.sim.incoming_call("13800000001")
     await asyncio.wait_for(first.bridged_with_agent.wait(), 5)
@@ -55,7 +62,8 @@ async def _n(coro, n: int):  # type: ignore[no-untyped-def]
 
 
 async def test_given_nobody_staffed_then_the_wait_is_unknown_and_a_callback_is_offered(
-        standin, redis_url, server_factory) -> None:  # type: ignore[no-untyped-def]
+    standin, redis_url, server_factory
+) -> None:  # type: ignore[no-untyped-def]
     srv = await server_factory(make_settings(standin, redis_url, operators=seats(1)))
     caller = standin.sim.incoming_call("13800000009")
     events = await wait_for(lambda: _n(overflow_events(srv), 1), what="overflow")

@@ -16,8 +16,11 @@ from hotline.telephony.ami import AmiClient, IncrementalAMIProtocol
 from hotline.telephony.exceptions import AmiError
 from tests.conftest import CAPTURES, needs_captures, wait_for
 
-CAPTURE_FILES = sorted(p.name for p in CAPTURES.glob("ami_*.txt")
-                       if not p.name.endswith("_sent.txt")) if CAPTURES.is_dir() else []
+CAPTURE_FILES = (
+    sorted(p.name for p in CAPTURES.glob("ami_*.txt") if not p.name.endswith("_sent.txt"))
+    if CAPTURES.is_dir()
+    else []
+)
 
 
 class Transport(asyncio.Transport):
@@ -61,7 +64,7 @@ def feed(data: bytes, chunks: list[int]) -> tuple[RecordingProtocol, Factory]:
     proto.factory = factory
     i = 0
     for size in chunks:
-        proto.data_received(data[i:i + size])
+        proto.data_received(data[i : i + size])
         i += size
     proto.data_received(data[i:])
     return proto, factory
@@ -87,18 +90,22 @@ def test_every_recorded_ami_byte_parses_in_any_chunking(name: str, seed: int) ->
 
 
 def test_a_chinese_caller_name_split_across_reads_survives() -> None:
-    frame = ("Asterisk Call Manager/11.0.0\r\nEvent: Newchannel\r\nCallerIDName: 张三丰\r\n"
-             "Uniqueid: 1.1\r\n\r\n").encode()
+    frame = (
+        "Asterisk Call Manager/11.0.0\r\nEvent: Newchannel\r\nCallerIDName: 张三丰\r\n"
+        "Uniqueid: 1.1\r\n\r\n"
+    ).encode()
     cut = frame.index("张".encode()) + 1  # in the middle of a 3-byte character
     _, factory = feed(frame, [cut])
     assert factory.events[0]["CallerIDName"] == "张三丰"
 
 
 def test_truncated_and_garbage_frames_do_not_stop_the_parser() -> None:
-    data = (b"Asterisk Call Manager/11.0.0\r\n"
-            b"garbage without colon\r\n\r\n"
-            b"Event: Hangup\r\nUniqueid: 1.2\r\n\r\n"
-            b"Event: Newch")  # truncated: stays buffered, not dispatched
+    data = (
+        b"Asterisk Call Manager/11.0.0\r\n"
+        b"garbage without colon\r\n\r\n"
+        b"Event: Hangup\r\nUniqueid: 1.2\r\n\r\n"
+        b"Event: Newch"
+    )  # truncated: stays buffered, not dispatched
     proto, factory = feed(data, [5, 50])
     assert [e["Event"] for e in factory.events] == ["Hangup"]
     assert proto.bad_frames == 1
@@ -107,8 +114,7 @@ def test_truncated_and_garbage_frames_do_not_stop_the_parser() -> None:
 
 
 async def ami_client(standin: StandIn, secret: str = "hotline") -> AmiClient:
-    client = AmiClient("127.0.0.1", standin.ami_port, "hotline", secret, Metrics(),
-                       reconnect_s=1)
+    client = AmiClient("127.0.0.1", standin.ami_port, "hotline", secret, Metrics(), reconnect_s=1)
     await client.start()
     return client
 
@@ -129,8 +135,10 @@ async def test_login_actions_and_originate_outcomes(standin: StandIn) -> None:
     assert (unknown["Response"], unknown["Reason"]) == ("Failure", "0")
     with pytest.raises(AmiError, match="Invalid/unknown command"):
         await client.action({"Action": "NoSuchAction"})
-    await wait_for(lambda: client.device_states.get("PJSIP/1001") == "NOT_INUSE",
-                   what="device states from resync")
+    await wait_for(
+        lambda: client.device_states.get("PJSIP/1001") == "NOT_INUSE",
+        what="device states from resync",
+    )
     await client.close()
 
 
@@ -152,9 +160,14 @@ async def test_cut_connection_reconnects_and_resyncs(standin: StandIn) -> None:
     standin.ami.drop_all()
     await wait_for(lambda: not client.logged_in.is_set(), what="disconnect seen")
     standin.sim.set_endpoint_state("PJSIP/1001", "offline")  # missed while down
-    await wait_for(lambda: standin.ami.logins > logins and client.logged_in.is_set(),
-                   timeout=10, what="relogin")
-    await wait_for(lambda: client.device_states.get("PJSIP/1001") == "UNAVAILABLE",
-                   what="resynced device state")
+    await wait_for(
+        lambda: standin.ami.logins > logins and client.logged_in.is_set(),
+        timeout=10,
+        what="relogin",
+    )
+    await wait_for(
+        lambda: client.device_states.get("PJSIP/1001") == "UNAVAILABLE",
+        what="resynced device state",
+    )
     assert "Asterisk 22" in await client.command("core show version")
     await client.close()

@@ -30,17 +30,26 @@ def recorded(name: str) -> list[dict[str, Any]]:
 
 
 async def connected_client(standin: StandIn, metrics: Metrics | None = None) -> AriClient:
-    client = AriClient(standin.ari_url, "hotline", "hotline", "hotline", metrics or Metrics(),
-                       reconnect_initial_s=0.05, reconnect_max_s=0.2)
+    client = AriClient(
+        standin.ari_url,
+        "hotline",
+        "hotline",
+        "hotline",
+        metrics or Metrics(),
+        reconnect_initial_s=0.05,
+        reconnect_max_s=0.2,
+    )
     await client.start()
     await asyncio.wait_for(client.connected.wait(), 5)
     return client
 
 
-@pytest.mark.parametrize("name", ["ari_events_ari_stasis_bridge.jsonl",
-                                  "ari_events_ari_external_media.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["ari_events_ari_stasis_bridge.jsonl", "ari_events_ari_external_media.jsonl"]
+)
 async def test_recorded_frames_over_a_real_websocket_reach_the_handler_typed(
-        standin: StandIn, name: str) -> None:
+    standin: StandIn, name: str
+) -> None:
     client = await connected_client(standin)
     got: list[ev.AriEvent] = []
     client.on_event = got.append
@@ -138,8 +147,7 @@ class Recorder:
             return await r.json() if r.status != 204 else None
 
     async def until(self, type_: str, count: int = 1) -> None:
-        await wait_for(lambda: sum(e["type"] == type_ for e in self.events) >= count,
-                       what=type_)
+        await wait_for(lambda: sum(e["type"] == type_ for e in self.events) >= count, what=type_)
 
 
 def types_without_varsets(events: list[dict[str, Any]]) -> list[str]:
@@ -155,21 +163,38 @@ async def test_standin_bridge_scenario_matches_the_recording(standin: StandIn) -
         await rec.until("StasisStart")
         cid = caller.id
         await rec.call("POST", f"/channels/{cid}/answer")
-        await rec.call("POST", f"/channels/{cid}/variable", variable="HOTLINE_TICKET",
-                       value="T20240001")
-        await rec.call("POST", f"/channels/{cid}/play/pb-1", media="sound:hotline/welcome_short",
-                       lang="en")
+        await rec.call(
+            "POST", f"/channels/{cid}/variable", variable="HOTLINE_TICKET", value="T20240001"
+        )
+        await rec.call(
+            "POST", f"/channels/{cid}/play/pb-1", media="sound:hotline/welcome_short", lang="en"
+        )
         await rec.until("PlaybackFinished")
         await rec.call("POST", f"/channels/{cid}/moh", mohClass="default")
-        await rec.call("POST", "/channels", endpoint="PJSIP/1001", app="hotline",
-                       appArgs=f"agent,{cid}", callerId="12345 Hotline <12345>", timeout="30",
-                       channelId="agent-1", originator=cid)
+        await rec.call(
+            "POST",
+            "/channels",
+            endpoint="PJSIP/1001",
+            app="hotline",
+            appArgs=f"agent,{cid}",
+            callerId="12345 Hotline <12345>",
+            timeout="30",
+            channelId="agent-1",
+            originator=cid,
+        )
         await rec.until("StasisStart", 2)
         await rec.call("DELETE", f"/channels/{cid}/moh")
         await rec.call("POST", "/bridges/br-1", type="mixing", name=f"call-{cid}")
         await rec.call("POST", "/bridges/br-1/addChannel", channel=f"{cid},agent-1")
-        await rec.call("POST", "/bridges/br-1/record", name="call-br-1", format="wav",
-                       ifExists="overwrite", beep="false", maxDurationSeconds="60")
+        await rec.call(
+            "POST",
+            "/bridges/br-1/record",
+            name="call-br-1",
+            format="wav",
+            ifExists="overwrite",
+            beep="false",
+            maxDurationSeconds="60",
+        )
         await rec.until("RecordingStarted")
         await rec.call("POST", "/recordings/live/call-br-1/stop")
         await rec.call("DELETE", f"/channels/{cid}", reason="normal")
@@ -186,8 +211,7 @@ async def test_standin_bridge_scenario_matches_the_recording(standin: StandIn) -
     assert {"HOTLINE_TICKET", "STASISSTATUS", "BRIDGEPEER"} <= varsets
 
 
-async def test_standin_external_media_matches_the_recording_and_sends_rtp(
-        standin: StandIn) -> None:
+async def test_standin_external_media_matches_the_recording_and_sends_rtp(standin: StandIn) -> None:
     rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rtp.bind(("127.0.0.1", 0))
     rtp.setblocking(False)
@@ -199,10 +223,17 @@ async def test_standin_external_media_matches_the_recording_and_sends_rtp(
         await rec.call("POST", f"/channels/{cid}/answer")
         await rec.call("POST", "/bridges", type="mixing", bridgeId="br-em", name="em-test")
         await rec.call("POST", "/bridges/br-em/addChannel", channel=cid)
-        reply = await rec.call("POST", "/channels/externalMedia", app="hotline",
-                               external_host=f"127.0.0.1:{port}", format="slin16",
-                               channelId="em-1", encapsulation="rtp", transport="udp",
-                               direction="both")
+        reply = await rec.call(
+            "POST",
+            "/channels/externalMedia",
+            app="hotline",
+            external_host=f"127.0.0.1:{port}",
+            format="slin16",
+            channelId="em-1",
+            encapsulation="rtp",
+            transport="udp",
+            direction="both",
+        )
         await rec.until("StasisStart", 2)
         await rec.call("POST", "/bridges/br-em/addChannel", channel="em-1")
         loop = asyncio.get_running_loop()
@@ -220,13 +251,17 @@ async def test_standin_external_media_matches_the_recording_and_sends_rtp(
     expected = recorded("ari_events_ari_external_media.jsonl")
     summary = json.loads((CAPTURES / "external_media_rtp_summary.json").read_text())
     assert shape(reply) == shape(summary["externalMedia_response"])
-    assert set(reply["channelvars"]) == {"STASISSTATUS", "UNICASTRTP_LOCAL_PORT",
-                                         "UNICASTRTP_LOCAL_ADDRESS"}
+    assert set(reply["channelvars"]) == {
+        "STASISSTATUS",
+        "UNICASTRTP_LOCAL_PORT",
+        "UNICASTRTP_LOCAL_ADDRESS",
+    }
     # Up to the media channel's StasisEnd the order is deterministic in Asterisk too.
     cut = types_without_varsets(expected).index("StasisEnd") + 1
     assert types_without_varsets(rec.events)[:cut] == types_without_varsets(expected)[:cut]
     assert sorted(set(types_without_varsets(rec.events))) == sorted(
-        set(types_without_varsets(expected)))
+        set(types_without_varsets(expected))
+    )
     mine, theirs = merge_shapes(rec.events), merge_shapes(expected)
     for type_ in theirs:
         assert mine[type_] == theirs[type_], type_
@@ -247,8 +282,11 @@ async def test_standin_answers_unauthenticated_requests_like_asterisk(standin: S
         async with http.get(f"{standin.ari_url}/ari/asterisk/info") as r:
             assert r.status == 401
             assert await r.json() == {"message": "Authentication required"}
-        async with http.post(f"{standin.ari_url}/ari/channels", headers=AUTH,
-                             params={"endpoint": "PJSIP/9999", "app": "hotline"}) as r:
+        async with http.post(
+            f"{standin.ari_url}/ari/channels",
+            headers=AUTH,
+            params={"endpoint": "PJSIP/9999", "app": "hotline"},
+        ) as r:
             assert r.status == 500 and await r.json() == {"error": "Allocation failed"}
         async with http.get(f"{standin.ari_url}/ari/channels/does-not-exist", headers=AUTH) as r:
             assert r.status == 404 and await r.json() == {"message": "Channel not found"}

@@ -28,50 +28,90 @@ from hotline.queue.policy import (
 R = OperatorState.READY
 
 
-def op(id: str, skills: dict[str, int], since: float = 0.0, langs: tuple[str, ...] = ("zh",),
-       state: OperatorState = R, calls: int = 0, talk: float = 0.0) -> Operator:
-    return Operator(id, f"PJSIP/{id}", skills, frozenset(langs), state, since,
-                    calls_today=calls, talk_seconds=talk)
+def op(
+    id: str,
+    skills: dict[str, int],
+    since: float = 0.0,
+    langs: tuple[str, ...] = ("zh",),
+    state: OperatorState = R,
+    calls: int = 0,
+    talk: float = 0.0,
+) -> Operator:
+    return Operator(
+        id,
+        f"PJSIP/{id}",
+        skills,
+        frozenset(langs),
+        state,
+        since,
+        calls_today=calls,
+        talk_seconds=talk,
+    )
 
 
-def task(id: str, skills: tuple[str, ...] = ("general",), prio: int = 0, at: float = 0.0,
-         lang: str = "zh") -> Task:
+def task(
+    id: str,
+    skills: tuple[str, ...] = ("general",),
+    prio: int = 0,
+    at: float = 0.0,
+    lang: str = "zh",
+) -> Task:
     return Task(id, skills[0], skills, lang, prio, at)
 
 
-@pytest.mark.parametrize(("t", "ops", "now", "expected"), [
-    # best proficiency wins
-    (task("c"), [op("a", {"general": 3}), op("b", {"general": 5})], 0, "b"),
-    # equal proficiency: longest idle (earliest ready) wins
-    (task("c"), [op("a", {"general": 4}, since=50), op("b", {"general": 4}, since=10)], 60, "b"),
-    # wrong language is never eligible
-    (task("c", lang="yue"), [op("a", {"general": 5}), op("b", {"general": 3},
-                                                          langs=("zh", "yue"))], 0, "b"),
-    # not ready is never eligible
-    (task("c"), [op("a", {"general": 5}, state=OperatorState.WRAP_UP)], 0, None),
-    # low proficiency waits for widening …
-    (task("c"), [op("a", {"general": 1})], 2.0, None),
-    # … and is eligible from the second step (5 s)
-    (task("c"), [op("a", {"general": 1})], 5.0, "a"),
-    # secondary skill only from the third step (10 s)
-    (task("c", ("market", "general")), [op("a", {"general": 5})], 9.9, None),
-    (task("c", ("market", "general")), [op("a", {"general": 5})], 10.0, "a"),
-    # primary skill beats a better secondary skill
-    (task("c", ("market", "general")), [op("a", {"general": 5}), op("b", {"market": 3})], 20,
-     "b"),
-])
-def test_pick_operator_table(t: Task, ops: list[Operator], now: float,
-                             expected: str | None) -> None:
+@pytest.mark.parametrize(
+    ("t", "ops", "now", "expected"),
+    [
+        # best proficiency wins
+        (task("c"), [op("a", {"general": 3}), op("b", {"general": 5})], 0, "b"),
+        # equal proficiency: longest idle (earliest ready) wins
+        (
+            task("c"),
+            [op("a", {"general": 4}, since=50), op("b", {"general": 4}, since=10)],
+            60,
+            "b",
+        ),
+        # wrong language is never eligible
+        (
+            task("c", lang="yue"),
+            [op("a", {"general": 5}), op("b", {"general": 3}, langs=("zh", "yue"))],
+            0,
+            "b",
+        ),
+        # not ready is never eligible
+        (task("c"), [op("a", {"general": 5}, state=OperatorState.WRAP_UP)], 0, None),
+        # low proficiency waits for widening …
+        (task("c"), [op("a", {"general": 1})], 2.0, None),
+        # … and is eligible from the second step (5 s)
+        (task("c"), [op("a", {"general": 1})], 5.0, "a"),
+        # secondary skill only from the third step (10 s)
+        (task("c", ("market", "general")), [op("a", {"general": 5})], 9.9, None),
+        (task("c", ("market", "general")), [op("a", {"general": 5})], 10.0, "a"),
+        # primary skill beats a better secondary skill
+        (
+            task("c", ("market", "general")),
+            [op("a", {"general": 5}), op("b", {"market": 3})],
+            20,
+            "b",
+        ),
+    ],
+)
+def test_pick_operator_table(
+    t: Task, ops: list[Operator], now: float, expected: str | None
+) -> None:
     got = pick_operator(t, ops, now)
     assert (got.operator.id if got else None) == expected
 
 
-@pytest.mark.parametrize(("order", "expected"), [
-    ("longest_idle", "a"), ("least_calls", "b"), ("least_talk", "c")])
+@pytest.mark.parametrize(
+    ("order", "expected"), [("longest_idle", "a"), ("least_calls", "b"), ("least_talk", "c")]
+)
 def test_operator_order_is_configurable(order: str, expected: str) -> None:
-    ops = [op("a", {"general": 3}, since=1, calls=9, talk=500),
-           op("b", {"general": 3}, since=5, calls=1, talk=900),
-           op("c", {"general": 3}, since=9, calls=5, talk=10)]
+    ops = [
+        op("a", {"general": 3}, since=1, calls=9, talk=500),
+        op("b", {"general": 3}, since=5, calls=1, talk=900),
+        op("c", {"general": 3}, since=9, calls=5, talk=10),
+    ]
     got = pick_operator(task("t"), ops, 20, PolicyConfig(order=order))  # type: ignore[arg-type]
     assert got is not None and got.operator.id == expected
 
@@ -110,21 +150,37 @@ def test_widening_from_configured_steps() -> None:
 
 skills = st.sampled_from(["general", "market", "labour", "water", "traffic"])
 langs = st.sampled_from(["zh", "yue", "en"])
-operators = st.lists(st.builds(
-    op, st.text("abcdefgh", min_size=1, max_size=4),
-    st.dictionaries(skills, st.integers(1, 5), min_size=1, max_size=3),
-    st.floats(0, 100), st.lists(langs, min_size=1, max_size=2).map(tuple),
-    st.sampled_from(list(OperatorState))), max_size=12, unique_by=lambda o: o.id)
-tasks_st = st.lists(st.builds(
-    task, st.text("0123456789", min_size=1, max_size=4),
-    st.lists(skills, min_size=1, max_size=3, unique=True).map(tuple), st.integers(0, 30),
-    st.floats(0, 100), langs), max_size=12, unique_by=lambda t: t.call_id)
+operators = st.lists(
+    st.builds(
+        op,
+        st.text("abcdefgh", min_size=1, max_size=4),
+        st.dictionaries(skills, st.integers(1, 5), min_size=1, max_size=3),
+        st.floats(0, 100),
+        st.lists(langs, min_size=1, max_size=2).map(tuple),
+        st.sampled_from(list(OperatorState)),
+    ),
+    max_size=12,
+    unique_by=lambda o: o.id,
+)
+tasks_st = st.lists(
+    st.builds(
+        task,
+        st.text("0123456789", min_size=1, max_size=4),
+        st.lists(skills, min_size=1, max_size=3, unique=True).map(tuple),
+        st.integers(0, 30),
+        st.floats(0, 100),
+        langs,
+    ),
+    max_size=12,
+    unique_by=lambda t: t.call_id,
+)
 
 
 @settings(max_examples=300)
 @given(tasks_st, operators, st.floats(0, 200))
 def test_property_assignment_respects_skill_language_and_readiness(
-        tasks: list[Task], ops: list[Operator], now: float) -> None:
+    tasks: list[Task], ops: list[Operator], now: float
+) -> None:
     for a in plan_assignments(tasks, ops, now):
         assert a.operator.state is R
         assert a.task.language in a.operator.languages
@@ -137,7 +193,8 @@ def test_property_assignment_respects_skill_language_and_readiness(
 @settings(max_examples=300)
 @given(tasks_st, operators, st.floats(0, 200))
 def test_property_higher_priority_never_passed_over(
-        tasks: list[Task], ops: list[Operator], now: float) -> None:
+    tasks: list[Task], ops: list[Operator], now: float
+) -> None:
     """If a call is left waiting while one of lower priority in the same queue is served,
     the operator serving it could not have taken the waiting one."""
     plan = plan_assignments(tasks, ops, now)
@@ -151,11 +208,21 @@ def test_property_higher_priority_never_passed_over(
 
 
 @settings(max_examples=300)
-@given(st.builds(task, st.just("t"), st.lists(skills, min_size=1, max_size=3, unique=True)
-                 .map(tuple), st.integers(0, 5), st.floats(0, 100)),
-       operators, st.floats(0, 100), st.floats(0, 100))
+@given(
+    st.builds(
+        task,
+        st.just("t"),
+        st.lists(skills, min_size=1, max_size=3, unique=True).map(tuple),
+        st.integers(0, 5),
+        st.floats(0, 100),
+    ),
+    operators,
+    st.floats(0, 100),
+    st.floats(0, 100),
+)
 def test_property_widening_is_monotonic_and_never_skips_a_level(
-        t: Task, ops: list[Operator], now: float, later: float) -> None:
+    t: Task, ops: list[Operator], now: float, later: float
+) -> None:
     t1, t2 = sorted([now, now + later])
     l1 = widening_level(t, t1, DEFAULT_WIDENING)
     l2 = widening_level(t, t2, DEFAULT_WIDENING)

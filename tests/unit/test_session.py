@@ -14,8 +14,16 @@ C = s.CallState
 
 
 def call_in(state: C, **kw: object) -> s.Call:
-    base = s.Call("1.0", "12345", state=state, playback_id="pb-1.0-greet", operator_id="op1",
-                  agent_channel="agent-1.0-1", bridge_id="call-1.0", answered_at=100.0)
+    base = s.Call(
+        "1.0",
+        "12345",
+        state=state,
+        playback_id="pb-1.0-greet",
+        operator_id="op1",
+        agent_channel="agent-1.0-1",
+        bridge_id="call-1.0",
+        answered_at=100.0,
+    )
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
@@ -23,34 +31,63 @@ def kinds(cmds: list[s.Command]) -> list[str]:
     return [type(c).__name__ for c in cmds]
 
 
-@pytest.mark.parametrize(("state", "event", "next_state", "commands"), [
-    (C.NEW, s.CallerArrived(0), C.GREETING, ["Answer", "Play", "StartTimer"]),
-    (C.GREETING, s.PlaybackDone("pb-1.0-greet"), C.QUEUED, ["CancelTimer", "StartMoh", "Enqueue"]),
-    (C.GREETING, s.PlaybackDone("other"), C.GREETING, []),
-    (C.GREETING, s.TimerFired("greeting"), C.QUEUED, ["CancelTimer", "StartMoh", "Enqueue"]),
-    (C.GREETING, s.CallerHungUp(1), C.ENDED, ["CancelTimer"]),
-    (C.QUEUED, s.Offered("op2", "PJSIP/1002", 5), C.RINGING, ["Originate", "StartTimer"]),
-    (C.QUEUED, s.CallerHungUp(9), C.ENDED, ["CancelTimer", "LeaveQueue", "DestroyBridge"]),
-    (C.RINGING, s.AgentAnswered("agent-1.0-1", 7), C.CONNECTED,
-     ["CancelTimer", "JoinBridge", "MarkAnswered", "RecordBridge"]),
-    (C.RINGING, s.AgentAnswered("agent-stale", 7), C.RINGING, ["Hangup"]),
-    (C.RINGING, s.AgentFailed("agent-1.0-1", "noanswer"), C.QUEUED,
-     ["CancelTimer", "Hangup", "OfferFailed"]),
-    (C.RINGING, s.AgentFailed("agent-old", "noanswer"), C.RINGING, []),
-    (C.RINGING, s.TimerFired("ring", "agent-1.0-1"), C.QUEUED,
-     ["CancelTimer", "Hangup", "OfferFailed"]),
-    (C.RINGING, s.CallerHungUp(9), C.ENDED,
-     ["CancelTimer", "Hangup", "LeaveQueue", "DestroyBridge"]),
-    (C.RINGING, s.Offered("op9", "PJSIP/1009", 5), C.RINGING, ["OfferFailed"]),
-    (C.CONNECTED, s.CallerHungUp(130), C.ENDED, ["Hangup", "DestroyBridge", "CallFinished"]),
-    (C.CONNECTED, s.AgentHungUp("agent-1.0-1", 130), C.ENDED,
-     ["Hangup", "DestroyBridge", "CallFinished"]),
-    (C.CONNECTED, s.AgentHungUp("agent-other", 130), C.CONNECTED, []),
-    (C.ENDED, s.CallerHungUp(1), C.ENDED, []),
-    (C.ENDED, s.AgentAnswered("agent-late", 1), C.ENDED, ["Hangup"]),
-])
+@pytest.mark.parametrize(
+    ("state", "event", "next_state", "commands"),
+    [
+        (C.NEW, s.CallerArrived(0), C.GREETING, ["Answer", "Play", "StartTimer"]),
+        (
+            C.GREETING,
+            s.PlaybackDone("pb-1.0-greet"),
+            C.QUEUED,
+            ["CancelTimer", "StartMoh", "Enqueue"],
+        ),
+        (C.GREETING, s.PlaybackDone("other"), C.GREETING, []),
+        (C.GREETING, s.TimerFired("greeting"), C.QUEUED, ["CancelTimer", "StartMoh", "Enqueue"]),
+        (C.GREETING, s.CallerHungUp(1), C.ENDED, ["CancelTimer"]),
+        (C.QUEUED, s.Offered("op2", "PJSIP/1002", 5), C.RINGING, ["Originate", "StartTimer"]),
+        (C.QUEUED, s.CallerHungUp(9), C.ENDED, ["CancelTimer", "LeaveQueue", "DestroyBridge"]),
+        (
+            C.RINGING,
+            s.AgentAnswered("agent-1.0-1", 7),
+            C.CONNECTED,
+            ["CancelTimer", "JoinBridge", "MarkAnswered", "RecordBridge"],
+        ),
+        (C.RINGING, s.AgentAnswered("agent-stale", 7), C.RINGING, ["Hangup"]),
+        (
+            C.RINGING,
+            s.AgentFailed("agent-1.0-1", "noanswer"),
+            C.QUEUED,
+            ["CancelTimer", "Hangup", "OfferFailed"],
+        ),
+        (C.RINGING, s.AgentFailed("agent-old", "noanswer"), C.RINGING, []),
+        (
+            C.RINGING,
+            s.TimerFired("ring", "agent-1.0-1"),
+            C.QUEUED,
+            ["CancelTimer", "Hangup", "OfferFailed"],
+        ),
+        (
+            C.RINGING,
+            s.CallerHungUp(9),
+            C.ENDED,
+            ["CancelTimer", "Hangup", "LeaveQueue", "DestroyBridge"],
+        ),
+        (C.RINGING, s.Offered("op9", "PJSIP/1009", 5), C.RINGING, ["OfferFailed"]),
+        (C.CONNECTED, s.CallerHungUp(130), C.ENDED, ["Hangup", "DestroyBridge", "CallFinished"]),
+        (
+            C.CONNECTED,
+            s.AgentHungUp("agent-1.0-1", 130),
+            C.ENDED,
+            ["Hangup", "DestroyBridge", "CallFinished"],
+        ),
+        (C.CONNECTED, s.AgentHungUp("agent-other", 130), C.CONNECTED, []),
+        (C.ENDED, s.CallerHungUp(1), C.ENDED, []),
+        (C.ENDED, s.AgentAnswered("agent-late", 1), C.ENDED, ["Hangup"]),
+    ],
+)
 def test_given_state_when_event_then_next_state_and_commands(
-        state: C, event: s.Event, next_state: C, commands: list[str]) -> None:
+    state: C, event: s.Event, next_state: C, commands: list[str]
+) -> None:
     call, cmds = s.step(call_in(state), event)
     assert call.state is next_state
     assert kinds(cmds) == commands
@@ -92,17 +129,21 @@ def test_each_offer_uses_a_fresh_agent_channel_id() -> None:
     assert o1.agent_channel != o2.agent_channel
 
 
-@pytest.mark.parametrize(("state", "channels", "bridged", "expected"), [
-    (C.GREETING, {"1.0"}, False, C.QUEUED),           # PlaybackFinished lost while down
-    (C.QUEUED, {"1.0"}, False, C.QUEUED),             # still waiting: keep place
-    (C.QUEUED, set(), False, C.ENDED),                # hung up while we were away
-    (C.RINGING, {"1.0"}, False, C.QUEUED),            # seat channel gone: re-offer
-    (C.RINGING, {"1.0", "agent-1.0-1"}, True, C.CONNECTED),
-    (C.CONNECTED, {"1.0"}, True, C.ENDED),             # operator left while we were away
-    (C.CONNECTED, {"1.0", "agent-1.0-1"}, True, C.CONNECTED),
-])
-def test_given_state_when_resynced_then_reconciled(state: C, channels: set[str], bridged: bool,
-                                                   expected: C) -> None:
+@pytest.mark.parametrize(
+    ("state", "channels", "bridged", "expected"),
+    [
+        (C.GREETING, {"1.0"}, False, C.QUEUED),  # PlaybackFinished lost while down
+        (C.QUEUED, {"1.0"}, False, C.QUEUED),  # still waiting: keep place
+        (C.QUEUED, set(), False, C.ENDED),  # hung up while we were away
+        (C.RINGING, {"1.0"}, False, C.QUEUED),  # seat channel gone: re-offer
+        (C.RINGING, {"1.0", "agent-1.0-1"}, True, C.CONNECTED),
+        (C.CONNECTED, {"1.0"}, True, C.ENDED),  # operator left while we were away
+        (C.CONNECTED, {"1.0", "agent-1.0-1"}, True, C.CONNECTED),
+    ],
+)
+def test_given_state_when_resynced_then_reconciled(
+    state: C, channels: set[str], bridged: bool, expected: C
+) -> None:
     call, _ = s.step(call_in(state), s.Resynced(frozenset(channels), bridged, 200.0))
     assert call.state is expected
 
@@ -111,11 +152,13 @@ events = st.one_of(
     st.builds(s.CallerArrived, st.floats(0, 1e6)),
     st.builds(s.PlaybackDone, st.sampled_from(["pb-1.0-greet", "x"])),
     st.builds(s.Offered, st.sampled_from(["op1", "op2"]), st.just("PJSIP/1"), st.floats(0, 1e6)),
-    st.builds(s.AgentAnswered, st.sampled_from(["agent-1.0-1", "agent-1.0-2", "z"]),
-              st.floats(0, 1e6)),
+    st.builds(
+        s.AgentAnswered, st.sampled_from(["agent-1.0-1", "agent-1.0-2", "z"]), st.floats(0, 1e6)
+    ),
     st.builds(s.AgentFailed, st.sampled_from(["agent-1.0-1", "agent-1.0-2"])),
-    st.builds(s.TimerFired, st.sampled_from(["greeting", "ring"]),
-              st.sampled_from(["", "agent-1.0-1"])),
+    st.builds(
+        s.TimerFired, st.sampled_from(["greeting", "ring"]), st.sampled_from(["", "agent-1.0-1"])
+    ),
     st.builds(s.CallerHungUp, st.floats(0, 1e6)),
     st.builds(s.AgentHungUp, st.sampled_from(["agent-1.0-1", "agent-1.0-2"]), st.floats(0, 1e6)),
     st.builds(s.Dtmf, st.sampled_from(list("0123456789*#"))),

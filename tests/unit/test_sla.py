@@ -10,11 +10,14 @@ def test_hefei_peak_hour_matches_the_published_erlang_c_figure() -> None:
     assert service_level(92, 1000 / 3600, 300, 15) == pytest.approx(0.832, abs=0.0005)
 
 
-@pytest.mark.parametrize(("agents", "erlangs", "expected"), [
-    (1, 0.5, 0.5),          # M/M/1: P(wait) = rho
-    (2, 1.0, 1 / 3),        # textbook value
-    (10, 8.0, 0.409),       # within the usual tables' rounding
-])
+@pytest.mark.parametrize(
+    ("agents", "erlangs", "expected"),
+    [
+        (1, 0.5, 0.5),  # M/M/1: P(wait) = rho
+        (2, 1.0, 1 / 3),  # textbook value
+        (10, 8.0, 0.409),  # within the usual tables' rounding
+    ],
+)
 def test_erlang_c_known_values(agents: int, erlangs: float, expected: float) -> None:
     assert erlang_c(agents, erlangs) == pytest.approx(expected, abs=0.001)
 

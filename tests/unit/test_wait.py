@@ -49,8 +49,10 @@ def test_estimate_from_history_scales_with_position() -> None:
     assert e.estimate("q", 4, 495.0, staffed=10) == pytest.approx(20.0, rel=0.02)
 
 
-@pytest.mark.parametrize(("ewt", "expected"), [
-    (5, "none"), (30, "announce"), (119, "announce"), (120, "callback"), (10_000, "callback")])
+@pytest.mark.parametrize(
+    ("ewt", "expected"),
+    [(5, "none"), (30, "announce"), (119, "announce"), (120, "callback"), (10_000, "callback")],
+)
 def test_overflow_table(ewt: float, expected: str) -> None:
     assert overflow_action(ewt, OverflowPolicy()) == expected
 
