@@ -42,6 +42,8 @@ from .queue.wait import OverflowPolicy, WaitEstimator
 from .telephony.ami import AmiClient
 from .telephony.ari import AriClient
 from .telephony.stasis import StasisController
+from .tickets import http as ticket_http
+from .tickets import service as ticket_service
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,15 @@ def start_embedded_redis(data_dir: Path) -> tuple[Any, aioredis.Redis]:
     return server, client
 
 
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for logs."""
+    head, sep, tail = url.rpartition("@")
+    if not sep:
+        return url
+    scheme, _, cred = head.partition("://")
+    return f"{scheme}://{cred.split(':')[0]}:***@{tail}"
+
+
 def instance_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
@@ -68,6 +79,7 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
     app[METRICS].init_lines([(line.skill, line.number) for line in settings.lines])
     app[LOOP_LAG] = collections.deque(maxlen=100_000)
     add_routes(app)
+    ticket_http.api().mount(app)
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         embedded = None
@@ -168,5 +180,28 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
         yield
         task.cancel()
 
-    app.cleanup_ctx.extend([redis_ctx, routing_ctx, ami_ctx, loop_lag_ctx])
+    async def tickets_ctx(app: web.Application) -> AsyncIterator[None]:
+        async def publish(event: str, now: float, **data: Any) -> None:
+            await app[STORE].publish(event, now, **data)
+
+        tickets = ticket_service.build(settings, notify=ticket_service.redis_notifier(publish))
+        app[ticket_http.SERVICES] = tickets.services
+        try:
+            await ticket_service.prepare(settings, tickets)
+        except Exception:
+            # Calls must flow without the database; ticket routes answer 503 until it is back.
+            log.exception("ticket database not ready at %s", _safe_url(settings.database_url))
+        tasks = [asyncio.create_task(tickets.scheduler.run(), name="ticket-notices")]
+        if tickets.sender is not None:
+            tasks.append(asyncio.create_task(tickets.sender.run(), name="ticket-outbox"))
+        yield
+        tickets.scheduler.stop()
+        if tickets.sender is not None:
+            tickets.sender.stop()
+        await asyncio.wait(tasks, timeout=5)
+        for task in tasks:
+            task.cancel()
+        await tickets.engine.dispose()
+
+    app.cleanup_ctx.extend([redis_ctx, routing_ctx, tickets_ctx, ami_ctx, loop_lag_ctx])
     return app

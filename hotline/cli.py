@@ -20,6 +20,7 @@ from .logs import setup_logging
 from .simulator.model import SeatScript, SimAsterisk
 from .simulator.standin import StandIn
 from .simulator.traffic import TrafficProfile, TrafficResults, generate_calls, login_operators
+from .tickets import cli as ticket_cli
 
 log = logging.getLogger("hotline")
 
@@ -186,10 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--greeting", type=float, default=2.0)
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--arrivals", choices=["poisson", "uniform"], default="poisson")
+    ticket_commands = ticket_cli.register(sub)
     args = p.parse_args(argv)
     settings = Settings()
     setup_logging(settings.log_level, settings.log_format)
-    handlers = {"serve": serve, "demo": demo, "simulate": simulate}
+    handlers = {"serve": serve, "demo": demo, "simulate": simulate, **ticket_commands}
     return asyncio.run(handlers[args.cmd](args))
 
 

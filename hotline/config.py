@@ -8,6 +8,7 @@ by ``HOTLINE_CONFIG``. Nothing else in the package reads the environment.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -107,6 +108,27 @@ class Settings(BaseSettings):
     overflow_callback_after_s: float = 120.0
     overflow_divert_after_s: float = 1e9
     overflow_divert_queue: str = ""
+
+    # Tickets and the closed loop
+    timezone: str = "Asia/Shanghai"
+    auto_migrate: bool = True  # upgrade the schema at start (SQLite demo); `hotline migrate`
+    holidays: list[date] = Field(default_factory=list)  # add to / correct official data
+    workdays: list[date] = Field(default_factory=list)  # adjusted working days (调休)
+    deadline_working_days: dict[str, int] = Field(default_factory=dict)  # kind → days
+    emergency_hours: dict[str, int] = Field(default_factory=dict)  # kind → hours
+    urgent_contact_minutes: float = 30.0
+    urgent_reply_hours: float = 24.0
+    max_extension_days: int = 10
+    pause_on_extension: bool = True
+    remind_working_days: int = 2
+    max_returns: int = 2
+    repeat_window_days: int = 30
+    notice_interval_s: float = 30.0
+    admin_token: str = ""  # ensures an admin user with this API token exists
+    sync_url: str = ""  # external work-order platform; empty: no outbox
+    sync_secret: str = ""
+    sync_interval_s: float = 1.0
+    sync_lease_s: float = 30.0
 
     # Logging
     log_level: str = "INFO"

@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 
 from ..queue.models import OperatorState
 from ..telephony.exceptions import HotlineError
@@ -36,6 +37,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status >= 500:
             log.error("%s %s: %s", request.method, request.path, exc)
         return web.json_response(exc.to_json(), status=exc.status)
+    except (DBAPIError, OSError) as exc:
+        # A dead or unreachable database: say so plainly, never a bare 500 page.
+        log.error("%s %s: database unavailable: %s", request.method, request.path, exc)
+        body = {
+            "error_id": "database-unavailable",
+            "message": "the ticket database is unavailable; try again shortly",
+            "details": {"type": type(exc).__name__},
+        }
+        return web.json_response(body, status=503)
 
 
 async def healthz(request: web.Request) -> web.Response:

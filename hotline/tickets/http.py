@@ -1,0 +1,487 @@
+"""The ticket REST API: tickets, actions, history, departments, knowledge base, sync webhook.
+
+Every route but the webhook needs ``Authorization: Bearer <token>``; department staff see and
+act on only the tickets their department handles (or co-handles, or passed down).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from hotline.agent_desk.openapi import Api, Op, Param
+from hotline.tickets import schema as t
+from hotline.tickets import schemas as sc
+from hotline.tickets.directory import Directory
+from hotline.tickets.exceptions import Forbidden, InvalidInput, TicketError, Unauthorized
+from hotline.tickets.kb import KnowledgeBase
+from hotline.tickets.models import DECIDING_ROLES, HOTLINE_ROLES, Actor, Role
+from hotline.tickets.store import NewTicket, TicketStore
+from hotline.tickets.sync import SIGNATURE, TIMESTAMP, verify_signature
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class TicketServices:
+    store: TicketStore
+    directory: Directory
+    kb: KnowledgeBase
+    sync_secret: str = ""
+
+
+SERVICES = web.AppKey("tickets", TicketServices)
+
+
+async def _actor(request: web.Request) -> Actor:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        raise Unauthorized("an API token is required (Authorization: Bearer …)")
+    return await request.app[SERVICES].directory.authenticate(token.strip())
+
+
+async def _body(request: web.Request, model: type[M] | TypeAdapter[Any]) -> Any:
+    if request.content_length is not None and request.content_length > 1_000_000:
+        raise InvalidInput("request body over 1 MB")
+    raw = await request.read()
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidInput(f"body is not JSON: {e}") from None
+    try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_python(data)
+        return model.model_validate(data)
+    except ValidationError as e:
+        errors = [{"loc": list(err["loc"]), "msg": err["msg"]} for err in e.errors()]
+        raise InvalidInput("invalid request body", errors=errors) from None
+
+
+def _int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an integer") from None
+    return max(lo, min(hi, value))
+
+
+def _number(request: web.Request) -> str:
+    number = request.match_info["number"]
+    if not (len(number) == 13 and number.isdigit()):
+        raise InvalidInput("a ticket number is 13 digits", number=number[:40])
+    return number
+
+
+def _may_see(actor: Actor, ticket: dict[str, Any]) -> None:
+    if actor.role is not Role.DEPARTMENT:
+        return
+    mine = {ticket["handler_id"], *ticket["co_handler_ids"], *ticket["delegated_by"]}
+    if actor.department_id not in mine:
+        raise Forbidden("this ticket is not handled by your department")
+
+
+def _require(actor: Actor, roles: frozenset[Role]) -> None:
+    if actor.role not in roles:
+        raise Forbidden(f"a {actor.role.value} may not do this")
+
+
+# -- tickets -----------------------------------------------------------------------------------
+
+
+async def create_ticket(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    _require(actor, HOTLINE_ROLES | {Role.SYSTEM})
+    body = await _body(request, sc.NewTicketBody)
+    ticket = await request.app[SERVICES].store.create(NewTicket(**body.model_dump()), actor)
+    return web.json_response(ticket, status=201)
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    q = request.query
+    handler = int(q["handler"]) if q.get("handler", "").isdigit() else None
+    if actor.role is Role.DEPARTMENT:
+        handler = actor.department_id
+    since = None
+    if q.get("since"):
+        try:
+            since = datetime.fromisoformat(q["since"])
+        except ValueError:
+            raise InvalidInput("since must be an ISO date-time with an offset") from None
+        if since.tzinfo is None:
+            raise InvalidInput("since must carry a UTC offset")
+    rows = await request.app[SERVICES].store.search(
+        status=[s for s in q.get("status", "").split(",") if s],
+        handler_id=handler,
+        kind=q.get("kind") or None,
+        category=q.get("category") or None,
+        since=since,
+        limit=_int(request, "limit", 50, 1, 500),
+        offset=_int(request, "offset", 0, 0, 1_000_000),
+    )
+    return web.json_response({"tickets": rows})
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    store = request.app[SERVICES].store
+    ticket = await store.get(_number(request))
+    _may_see(actor, ticket)
+    ticket["records"] = await store.records(ticket["number"])
+    return web.json_response(ticket)
+
+
+async def ticket_history(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    store = request.app[SERVICES].store
+    ticket = await store.get(_number(request))
+    _may_see(actor, ticket)
+    return web.json_response({"history": await store.history(ticket["number"])})
+
+
+async def act_on_ticket(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    number = _number(request)
+    body = await _body(request, sc.ACTION_ADAPTER)
+    expected = None
+    if_match = request.headers.get("If-Match", "").strip('" ')
+    if if_match:
+        if not if_match.isdigit():
+            raise InvalidInput("If-Match must be the ticket version")
+        expected = int(if_match)
+    ticket = await request.app[SERVICES].store.act(
+        number, body.to_action(), actor, expected_version=expected
+    )
+    return web.json_response(ticket, headers={"ETag": f'"{ticket["version"]}"'})
+
+
+async def merge_ticket(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    _require(actor, HOTLINE_ROLES)
+    body = await _body(request, sc.MergeBody)
+    return web.json_response(
+        await request.app[SERVICES].store.merge(_number(request), body.into, actor)
+    )
+
+
+async def add_follow_up(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    _require(actor, HOTLINE_ROLES | {Role.SYSTEM})
+    body = await _body(request, sc.FollowUpBody)
+    attempt = await request.app[SERVICES].store.add_follow_up(
+        _number(request), body.outcome, actor, note=body.note, channel=body.channel
+    )
+    return web.json_response({"attempt": attempt}, status=201)
+
+
+async def overdue(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    dept = actor.department_id if actor.role is Role.DEPARTMENT else None
+    if dept is None and request.query.get("department", "").isdigit():
+        dept = int(request.query["department"])
+    rows = await request.app[SERVICES].store.overdue(
+        limit=_int(request, "limit", 50, 1, 500),
+        after=request.query.get("after") or None,
+        department_id=dept,
+    )
+    return web.json_response({"tickets": rows, "next": rows[-1]["number"] if rows else None})
+
+
+async def caller_history(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    _require(actor, HOTLINE_ROLES)
+    rows = await request.app[SERVICES].store.caller_history(
+        request.match_info["phone"], limit=_int(request, "limit", 20, 1, 200)
+    )
+    return web.json_response({"tickets": rows})
+
+
+async def get_emergency(request: web.Request) -> web.Response:
+    await _actor(request)
+    on = await request.app[SERVICES].directory.flag("emergency", False)
+    return web.json_response({"on": bool(on)})
+
+
+async def set_emergency(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    _require(actor, frozenset({Role.SUPERVISOR, Role.ADMIN}))
+    body = await _body(request, sc.FlagBody)
+    await request.app[SERVICES].directory.set_flag("emergency", body.on, actor)
+    log.warning("emergency deadline mode %s by user %s", "ON" if body.on else "off", actor.user_id)
+    return web.json_response({"on": body.on})
+
+
+# -- departments -------------------------------------------------------------------------------
+
+
+async def list_departments(request: web.Request) -> web.Response:
+    await _actor(request)
+    return web.json_response({"departments": await request.app[SERVICES].directory.departments()})
+
+
+async def add_department(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    _require(actor, frozenset({Role.ADMIN}))
+    body = await _body(request, sc.DepartmentBody)
+    dept = await request.app[SERVICES].directory.add_department(body.code, body.name, body.parent)
+    return web.json_response(dept, status=201)
+
+
+# -- knowledge base ----------------------------------------------------------------------------
+
+
+async def kb_search(request: web.Request) -> web.Response:
+    await _actor(request)
+    query = request.query.get("q", "")[:500]
+    hits = await request.app[SERVICES].kb.search(query, limit=_int(request, "limit", 10, 1, 50))
+    return web.json_response({"articles": hits})
+
+
+async def kb_get(request: web.Request) -> web.Response:
+    await _actor(request)
+    raw = request.match_info["id"]
+    if not raw.isdigit():
+        raise InvalidInput("article id must be a number")
+    return web.json_response(await request.app[SERVICES].kb.get(int(raw)))
+
+
+async def kb_add(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    _require(actor, DECIDING_ROLES)
+    body = await _body(request, sc.ArticleBody)
+    article_id, changed = await request.app[SERVICES].kb.upsert(
+        body.title, body.body, source=body.source, category=body.category
+    )
+    return web.json_response({"id": article_id, "changed": changed}, status=201)
+
+
+async def kb_suggest(request: web.Request) -> web.Response:
+    await _actor(request)
+    body = await _body(request, sc.SuggestBody)
+    return web.json_response(
+        {"articles": await request.app[SERVICES].kb.suggest(body.text, limit=body.limit)}
+    )
+
+
+# -- sync webhook ------------------------------------------------------------------------------
+
+
+async def sync_webhook(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    raw = await request.read()
+    verify_signature(
+        services.sync_secret,
+        request.headers.get(TIMESTAMP),
+        request.headers.get(SIGNATURE),
+        raw,
+        time.time(),
+    )
+    try:
+        event = sc.InboundEvent.model_validate_json(raw)
+    except ValidationError as e:
+        raise InvalidInput("invalid event", errors=[err["msg"] for err in e.errors()]) from None
+    store = services.store
+    async with store.engine.connect() as conn:
+        seen = (
+            await conn.execute(
+                select(t.inbound_events.c.outcome).where(
+                    t.inbound_events.c.event_id == event.event_id
+                )
+            )
+        ).first()
+    if seen is not None:
+        return web.json_response({"duplicate": True, "outcome": seen.outcome})
+    dept_id = None
+    if event.department:
+        dept_id = await services.directory.department_id(event.department)
+    actor = Actor(None, Role.DEPARTMENT if dept_id else Role.SYSTEM, dept_id, "sync")
+    ticket = await store.act(event.ticket, event.to_action(), actor)
+    try:
+        async with store.engine.begin() as conn:
+            await conn.execute(
+                insert(t.inbound_events).values(
+                    event_id=event.event_id,
+                    ticket_number=event.ticket,
+                    received_at=store.clock(),
+                    outcome=f"applied v{ticket['version']}",
+                )
+            )
+    except IntegrityError:
+        log.warning("sync event %s applied twice by concurrent deliveries", event.event_id)
+    return web.json_response({"applied": True, "version": ticket["version"]})
+
+
+def api() -> Api:
+    a = Api(title="hotline tickets API", version="1")
+    num = Param("number", "path", required=True, description="13-digit ticket number")
+    paging = (Param("limit", type="integer"), Param("offset", type="integer"))
+    for op in [
+        Op(
+            "POST",
+            "/api/tickets",
+            create_ticket,
+            "Open a ticket",
+            "tickets",
+            sc.NewTicketBody,
+            statuses=(201,),
+        ),
+        Op(
+            "GET",
+            "/api/tickets",
+            list_tickets,
+            "Search tickets",
+            "tickets",
+            params=(
+                Param("status"),
+                Param("handler", type="integer"),
+                Param("kind"),
+                Param("category"),
+                Param("since"),
+                *paging,
+            ),
+        ),
+        Op(
+            "GET",
+            "/api/tickets/overdue",
+            overdue,
+            "Overdue tickets, most overdue first",
+            "tickets",
+            params=(
+                Param("after"),
+                Param("department", type="integer"),
+                Param("limit", type="integer"),
+            ),
+        ),
+        Op("GET", "/api/tickets/emergency", get_emergency, "Emergency deadline mode", "tickets"),
+        Op(
+            "PUT",
+            "/api/tickets/emergency",
+            set_emergency,
+            "Switch emergency deadline mode",
+            "tickets",
+            sc.FlagBody,
+        ),
+        Op(
+            "GET",
+            "/api/tickets/{number}",
+            get_ticket,
+            "One ticket with its records",
+            "tickets",
+            params=(num,),
+        ),
+        Op(
+            "GET",
+            "/api/tickets/{number}/history",
+            ticket_history,
+            "The ticket's history, with tickets merged into it",
+            "tickets",
+            params=(num,),
+        ),
+        Op(
+            "POST",
+            "/api/tickets/{number}/actions",
+            act_on_ticket,
+            "Apply a workflow action (If-Match: version for optimistic locking)",
+            "tickets",
+            sc.ACTION_ADAPTER,
+            params=(num, Param("If-Match", "header")),
+        ),
+        Op(
+            "POST",
+            "/api/tickets/{number}/merge",
+            merge_ticket,
+            "Merge a duplicate",
+            "tickets",
+            sc.MergeBody,
+            params=(num,),
+        ),
+        Op(
+            "POST",
+            "/api/tickets/{number}/follow-ups",
+            add_follow_up,
+            "Record a follow-up attempt",
+            "tickets",
+            sc.FollowUpBody,
+            params=(num,),
+            statuses=(201,),
+        ),
+        Op(
+            "GET",
+            "/api/callers/{phone}/tickets",
+            caller_history,
+            "A caller's tickets",
+            "tickets",
+            params=(Param("phone", "path", required=True), Param("limit", type="integer")),
+        ),
+        Op("GET", "/api/departments", list_departments, "The department tree", "departments"),
+        Op(
+            "POST",
+            "/api/departments",
+            add_department,
+            "Add a department",
+            "departments",
+            sc.DepartmentBody,
+            statuses=(201,),
+        ),
+        Op(
+            "GET",
+            "/api/kb/search",
+            kb_search,
+            "Full-text search of the knowledge base",
+            "kb",
+            params=(Param("q", required=True), Param("limit", type="integer")),
+        ),
+        Op(
+            "POST",
+            "/api/kb/suggest",
+            kb_suggest,
+            "Articles for a transcript or draft",
+            "kb",
+            sc.SuggestBody,
+        ),
+        Op(
+            "POST",
+            "/api/kb/articles",
+            kb_add,
+            "Add or update an article",
+            "kb",
+            sc.ArticleBody,
+            statuses=(201,),
+        ),
+        Op(
+            "GET",
+            "/api/kb/articles/{id}",
+            kb_get,
+            "One article",
+            "kb",
+            params=(Param("id", "path", type="integer", required=True),),
+        ),
+        Op(
+            "POST",
+            "/api/sync/webhook",
+            sync_webhook,
+            "Status update from the external work-order platform",
+            "sync",
+            sc.InboundEvent,
+            auth="hmac",
+        ),
+    ]:
+        a.add(op)
+    return a
+
+
+__all__ = ["SERVICES", "TicketError", "TicketServices", "api"]
