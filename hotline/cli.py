@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +24,10 @@ from .simulator.traffic import TrafficProfile, TrafficResults, generate_calls, l
 from .tickets import cli as ticket_cli
 
 log = logging.getLogger("hotline")
+
+
+DEMO_TOKEN = "demo-admin-token"
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
 
 def demo_seats(count: int, first: int = 1001) -> list[OperatorSeat]:
@@ -80,7 +85,9 @@ async def demo(args: argparse.Namespace) -> int:
         http_port=args.port,
         operators=seats,
         wrapup_s=args.wrapup,
+        admin_token=DEMO_TOKEN,
     )
+    await ticket_cli.seed_demo(settings, DEPLOY)
     stop = _stop_event()
     server = asyncio.create_task(_run_server(settings, stop))
     base = f"http://{settings.http_host}:{settings.http_port}"
@@ -91,6 +98,8 @@ hotline demo is up
   desk/API   {base}/            health {base}/healthz   metrics {base}/metrics
   operators  {base}/api/agents   live calls {base}/api/calls
   stand-in   ARI {standin.ari_url}/ari  AMI 127.0.0.1:{standin.ami_port}
+  tickets    {base}/api/openapi.json   token: Bearer {DEMO_TOKEN}
+  database   {settings.database_url}
   traffic    {args.rate} calls/s, {len(seats)} scripted operators; Ctrl-C stops
 """,
         flush=True,

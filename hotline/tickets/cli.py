@@ -143,3 +143,16 @@ async def departments_cmd(args: argparse.Namespace) -> int:
     n = await seed_departments(load_settings(), args.file)
     print(f"{n} departments added")
     return 0
+
+
+async def seed_demo(settings: Settings, deploy: Path) -> None:
+    """Departments and sample articles for ``make demo`` (skipped when already there)."""
+    departments = deploy / "departments.example.toml"
+    if departments.exists():
+        await seed_departments(settings, departments)
+    samples = _files([deploy / "kb-sample"]) if (deploy / "kb-sample").is_dir() else []
+    tickets = service.build(settings)
+    for path in samples:
+        doc = read_document(path)
+        await tickets.services.kb.upsert(doc.title, doc.body, source=f"sample:{path.name}")
+    await tickets.engine.dispose()

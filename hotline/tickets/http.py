@@ -32,6 +32,13 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 
+def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """JSON with Chinese left readable (not \\u-escaped)."""
+    return web.json_response(
+        data, status=status, headers=headers, dumps=lambda o: json.dumps(o, ensure_ascii=False)
+    )
+
+
 @dataclass
 class TicketServices:
     store: TicketStore
@@ -107,7 +114,7 @@ async def create_ticket(request: web.Request) -> web.Response:
     _require(actor, HOTLINE_ROLES | {Role.SYSTEM})
     body = await _body(request, sc.NewTicketBody)
     ticket = await request.app[SERVICES].store.create(NewTicket(**body.model_dump()), actor)
-    return web.json_response(ticket, status=201)
+    return _json(ticket, status=201)
 
 
 async def list_tickets(request: web.Request) -> web.Response:
@@ -133,7 +140,7 @@ async def list_tickets(request: web.Request) -> web.Response:
         limit=_int(request, "limit", 50, 1, 500),
         offset=_int(request, "offset", 0, 0, 1_000_000),
     )
-    return web.json_response({"tickets": rows})
+    return _json({"tickets": rows})
 
 
 async def get_ticket(request: web.Request) -> web.Response:
@@ -142,7 +149,7 @@ async def get_ticket(request: web.Request) -> web.Response:
     ticket = await store.get(_number(request))
     _may_see(actor, ticket)
     ticket["records"] = await store.records(ticket["number"])
-    return web.json_response(ticket)
+    return _json(ticket)
 
 
 async def ticket_history(request: web.Request) -> web.Response:
@@ -150,7 +157,7 @@ async def ticket_history(request: web.Request) -> web.Response:
     store = request.app[SERVICES].store
     ticket = await store.get(_number(request))
     _may_see(actor, ticket)
-    return web.json_response({"history": await store.history(ticket["number"])})
+    return _json({"history": await store.history(ticket["number"])})
 
 
 async def act_on_ticket(request: web.Request) -> web.Response:
@@ -166,16 +173,14 @@ async def act_on_ticket(request: web.Request) -> web.Response:
     ticket = await request.app[SERVICES].store.act(
         number, body.to_action(), actor, expected_version=expected
     )
-    return web.json_response(ticket, headers={"ETag": f'"{ticket["version"]}"'})
+    return _json(ticket, headers={"ETag": f'"{ticket["version"]}"'})
 
 
 async def merge_ticket(request: web.Request) -> web.Response:
     actor = await _actor(request)
     _require(actor, HOTLINE_ROLES)
     body = await _body(request, sc.MergeBody)
-    return web.json_response(
-        await request.app[SERVICES].store.merge(_number(request), body.into, actor)
-    )
+    return _json(await request.app[SERVICES].store.merge(_number(request), body.into, actor))
 
 
 async def add_follow_up(request: web.Request) -> web.Response:
@@ -185,7 +190,7 @@ async def add_follow_up(request: web.Request) -> web.Response:
     attempt = await request.app[SERVICES].store.add_follow_up(
         _number(request), body.outcome, actor, note=body.note, channel=body.channel
     )
-    return web.json_response({"attempt": attempt}, status=201)
+    return _json({"attempt": attempt}, status=201)
 
 
 async def overdue(request: web.Request) -> web.Response:
@@ -198,7 +203,7 @@ async def overdue(request: web.Request) -> web.Response:
         after=request.query.get("after") or None,
         department_id=dept,
     )
-    return web.json_response({"tickets": rows, "next": rows[-1]["number"] if rows else None})
+    return _json({"tickets": rows, "next": rows[-1]["number"] if rows else None})
 
 
 async def caller_history(request: web.Request) -> web.Response:
@@ -207,13 +212,13 @@ async def caller_history(request: web.Request) -> web.Response:
     rows = await request.app[SERVICES].store.caller_history(
         request.match_info["phone"], limit=_int(request, "limit", 20, 1, 200)
     )
-    return web.json_response({"tickets": rows})
+    return _json({"tickets": rows})
 
 
 async def get_emergency(request: web.Request) -> web.Response:
     await _actor(request)
     on = await request.app[SERVICES].directory.flag("emergency", False)
-    return web.json_response({"on": bool(on)})
+    return _json({"on": bool(on)})
 
 
 async def set_emergency(request: web.Request) -> web.Response:
@@ -222,7 +227,7 @@ async def set_emergency(request: web.Request) -> web.Response:
     body = await _body(request, sc.FlagBody)
     await request.app[SERVICES].directory.set_flag("emergency", body.on, actor)
     log.warning("emergency deadline mode %s by user %s", "ON" if body.on else "off", actor.user_id)
-    return web.json_response({"on": body.on})
+    return _json({"on": body.on})
 
 
 # -- departments -------------------------------------------------------------------------------
@@ -230,7 +235,7 @@ async def set_emergency(request: web.Request) -> web.Response:
 
 async def list_departments(request: web.Request) -> web.Response:
     await _actor(request)
-    return web.json_response({"departments": await request.app[SERVICES].directory.departments()})
+    return _json({"departments": await request.app[SERVICES].directory.departments()})
 
 
 async def add_department(request: web.Request) -> web.Response:
@@ -238,7 +243,7 @@ async def add_department(request: web.Request) -> web.Response:
     _require(actor, frozenset({Role.ADMIN}))
     body = await _body(request, sc.DepartmentBody)
     dept = await request.app[SERVICES].directory.add_department(body.code, body.name, body.parent)
-    return web.json_response(dept, status=201)
+    return _json(dept, status=201)
 
 
 # -- knowledge base ----------------------------------------------------------------------------
@@ -248,7 +253,7 @@ async def kb_search(request: web.Request) -> web.Response:
     await _actor(request)
     query = request.query.get("q", "")[:500]
     hits = await request.app[SERVICES].kb.search(query, limit=_int(request, "limit", 10, 1, 50))
-    return web.json_response({"articles": hits})
+    return _json({"articles": hits})
 
 
 async def kb_get(request: web.Request) -> web.Response:
@@ -256,7 +261,7 @@ async def kb_get(request: web.Request) -> web.Response:
     raw = request.match_info["id"]
     if not raw.isdigit():
         raise InvalidInput("article id must be a number")
-    return web.json_response(await request.app[SERVICES].kb.get(int(raw)))
+    return _json(await request.app[SERVICES].kb.get(int(raw)))
 
 
 async def kb_add(request: web.Request) -> web.Response:
@@ -266,15 +271,13 @@ async def kb_add(request: web.Request) -> web.Response:
     article_id, changed = await request.app[SERVICES].kb.upsert(
         body.title, body.body, source=body.source, category=body.category
     )
-    return web.json_response({"id": article_id, "changed": changed}, status=201)
+    return _json({"id": article_id, "changed": changed}, status=201)
 
 
 async def kb_suggest(request: web.Request) -> web.Response:
     await _actor(request)
     body = await _body(request, sc.SuggestBody)
-    return web.json_response(
-        {"articles": await request.app[SERVICES].kb.suggest(body.text, limit=body.limit)}
-    )
+    return _json({"articles": await request.app[SERVICES].kb.suggest(body.text, limit=body.limit)})
 
 
 # -- sync webhook ------------------------------------------------------------------------------
@@ -304,7 +307,7 @@ async def sync_webhook(request: web.Request) -> web.Response:
             )
         ).first()
     if seen is not None:
-        return web.json_response({"duplicate": True, "outcome": seen.outcome})
+        return _json({"duplicate": True, "outcome": seen.outcome})
     dept_id = None
     if event.department:
         dept_id = await services.directory.department_id(event.department)
@@ -322,7 +325,7 @@ async def sync_webhook(request: web.Request) -> web.Response:
             )
     except IntegrityError:
         log.warning("sync event %s applied twice by concurrent deliveries", event.event_id)
-    return web.json_response({"applied": True, "version": ticket["version"]})
+    return _json({"applied": True, "version": ticket["version"]})
 
 
 def api() -> Api:
