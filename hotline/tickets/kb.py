@@ -2,9 +2,9 @@
 
 Neither SQLite nor PostgreSQL segments Chinese words, so the text is segmented with jieba
 (search mode, which also emits the shorter words inside long ones) and the space-separated
-tokens are indexed: an FTS5 table ranked by BM25 on SQLite, ``to_tsvector('simple', …)`` with a
-GIN index ranked by ``ts_rank`` on PostgreSQL (the database needs a UTF-8 locale, or the
-'simple' parser drops Chinese characters).
+tokens are indexed: an FTS5 table ranked by BM25 on SQLite; on PostgreSQL a stored
+``to_tsvector('simple', tokens)`` column with a GIN index, ranked by ``ts_rank`` (the
+database needs a UTF-8 locale, or the 'simple' parser drops Chinese characters).
 """
 
 from __future__ import annotations
@@ -208,9 +208,9 @@ class KnowledgeBase:
             tsquery = " | ".join("'" + w.replace("'", "''") + "'" for w in terms)
             sql = text(
                 "SELECT a.id, a.title, a.category, substr(a.body, 1, 120) AS excerpt, "
-                "ts_rank(to_tsvector('simple', a.tokens), q) AS score "
+                "ts_rank(a.tsv, q) AS score "
                 "FROM kb_articles a, to_tsquery('simple', :q) q "
-                "WHERE to_tsvector('simple', a.tokens) @@ q "
+                "WHERE a.tsv @@ q "
                 "ORDER BY score DESC, a.id LIMIT :n"
             )
         else:

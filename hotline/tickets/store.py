@@ -195,9 +195,10 @@ class TicketStore:
             "version": 1,
         }
         async with self.engine.begin() as conn:
-            ticket_id = (
-                await conn.execute(insert(t.tickets).values(**row).returning(t.tickets.c.id))
-            ).scalar_one()
+            created = (
+                await conn.execute(insert(t.tickets).values(**row).returning(t.tickets))
+            ).one()
+            ticket_id = created.id
             await self._history(conn, ticket_id, actor, now, "create", "", {}, 1)
             linked = await self._link_repeats(conn, ticket_id, phone, new.category, place, now)
             await self._queue_event(conn, number, "ticket.created", 1, {"ticket": _public(row)})
@@ -205,7 +206,7 @@ class TicketStore:
             "ticket %s created by %s (%s), %d links", number, actor.role, actor.user_id, len(linked)
         )
         await self._notify("ticket.created", {"number": number, "links": linked})
-        return await self.get(number)
+        return {**ticket_view(created), "links": linked}
 
     async def _link_repeats(
         self,
@@ -216,22 +217,22 @@ class TicketStore:
         place: str | None,
         now: datetime,
     ) -> list[dict[str, str]]:
-        conds = []
         since = now - self.repeat_window
-        if phone:
-            conds.append(t.tickets.c.caller_phone == phone)
-        if category and place:
-            conds.append(and_(t.tickets.c.category == category, t.tickets.c.location_key == place))
-        if not conds:
-            return []
         c = t.tickets.c
-        rows = await conn.execute(
-            select(c.id, c.number, c.created_at, c.caller_phone, c.category, c.location_key)
-            .where(or_(*conds), c.created_at >= since, c.id != ticket_id)
-            .order_by(c.created_at.desc())
-            .limit(50)
-        )
-        candidates = [repeat.Candidate(**r._mapping) for r in rows]
+        conds = []
+        if phone:
+            conds.append(c.caller_phone == phone)
+        if category and place:
+            conds.append(and_(c.category == category, c.location_key == place))
+        rows: list[Any] = []
+        for cond in conds:  # one indexed query per kind, so neither crowds out the other
+            rows += await conn.execute(
+                select(c.id, c.number, c.created_at, c.caller_phone, c.category, c.location_key)
+                .where(cond, c.created_at >= since, c.id != ticket_id)
+                .order_by(c.created_at.desc())
+                .limit(10)
+            )
+        candidates = list({r.id: repeat.Candidate(**r._mapping) for r in rows}.values())
         found = repeat.find_links(
             caller_phone=phone,
             category=category,
@@ -240,9 +241,13 @@ class TicketStore:
             candidates=candidates,
             window=self.repeat_window,
         )
-        for cand, kind in found:
+        if found:
             await conn.execute(
-                insert(t.links).values(ticket_id=ticket_id, other_id=cand.id, kind=kind, at=now)
+                insert(t.links),
+                [
+                    {"ticket_id": ticket_id, "other_id": cand.id, "kind": kind, "at": now}
+                    for cand, kind in found
+                ],
             )
         return [{"number": cand.number, "kind": kind} for cand, kind in found]
 
