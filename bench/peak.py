@@ -115,8 +115,9 @@ class Sim:
                     for s in steps:
                         self.push(now + s, "widen", cid)
                     if self.patience_mean_s:
-                        self.push(now + self.rng.expovariate(1 / self.patience_mean_s),
-                                  "abandon", cid)
+                        self.push(
+                            now + self.rng.expovariate(1 / self.patience_mean_s), "abandon", cid
+                        )
                 self.push(now + self.rng.expovariate(self.rate_per_s), "arrive", "")
             elif kind == "done":
                 op = self.ops[ref].with_state(READY, now)
@@ -147,10 +148,14 @@ def summarize(batches: list[Stats], short_abandon_s: float = 0.0) -> dict[str, f
         for k in vars(tot):
             setattr(tot, k, getattr(tot, k) + getattr(b, k))
     return {
-        "service_level": mean, "service_level_ci95": half, "batches": n,
-        "answer_rate": tot.answered / tot.offered, "abandon_rate": tot.abandoned / tot.offered,
+        "service_level": mean,
+        "service_level_ci95": half,
+        "batches": n,
+        "answer_rate": tot.answered / tot.offered,
+        "abandon_rate": tot.abandoned / tot.offered,
         "avg_wait_s": tot.wait_sum / max(tot.answered, 1),
-        "specialist_share": tot.by_specialist / max(tot.answered, 1), "calls": tot.offered,
+        "specialist_share": tot.by_specialist / max(tot.answered, 1),
+        "calls": tot.offered,
     }
 
 
@@ -161,8 +166,7 @@ def hefei(hours: float, seed: int) -> dict[str, float]:
     return summarize(sim.batches)
 
 
-def five_skills(widening: tuple[WideningStep, ...], hours: float, seed: int
-                ) -> dict[str, float]:
+def five_skills(widening: tuple[WideningStep, ...], hours: float, seed: int) -> dict[str, float]:
     skills = [f"s{i}" for i in range(5)]
     ops = {}
     for i in range(92):
@@ -171,8 +175,9 @@ def five_skills(widening: tuple[WideningStep, ...], hours: float, seed: int
         else:
             held = {skills[i % 5]: 5}
         ops[f"op{i}"] = Operator(f"op{i}", "", held, state=READY)
-    sim = Sim(ops, skills, PolicyConfig(widening=widening), 1000 / 3600, 300.0, 120.0,
-              random.Random(seed))
+    sim = Sim(
+        ops, skills, PolicyConfig(widening=widening), 1000 / 3600, 300.0, 120.0, random.Random(seed)
+    )
     sim.run(hours)
     return summarize(sim.batches)
 
@@ -186,41 +191,67 @@ def main() -> int:
     hours = args.hours or (40 if args.quick else 4000)
     erlang = service_level(92, 1000 / 3600, 300, 15)
     h = hefei(hours, args.seed)
-    rows = [("Erlang C service level @15 s", erlang, "83.2 %"),
-            ("simulated service level", h["service_level"], "within 1 pt"),
-            ("95 % CI half-width", h["service_level_ci95"], f"{h['batches']} hourly batches"),
-            ("|simulated − Erlang C| (points)", abs(h["service_level"] - erlang) * 100, "< 1"),
-            ("average wait s", h["avg_wait_s"], "")]
+    rows = [
+        ("Erlang C service level @15 s", erlang, "83.2 %"),
+        ("simulated service level", h["service_level"], "within 1 pt"),
+        ("95 % CI half-width", h["service_level_ci95"], f"{h['batches']} hourly batches"),
+        ("|simulated − Erlang C| (points)", abs(h["service_level"] - erlang) * 100, "< 1"),
+        ("average wait s", h["avg_wait_s"], ""),
+    ]
     variants = {"no_widening": NO_WIDENING, "widening": DEFAULT, "pooled": POOLED}
     multi = {name: five_skills(w, hours / 4, args.seed + 1) for name, w in variants.items()}
     print_table(f"bench/peak: Hefei peak hour, {hours:g} simulated hours", rows)
-    print("\n5 skills, 70 % generalists, patience mean 120 s (pooled Erlang C bound "
-          f"{erlang:.3f}, no abandonment)")
-    print(f"  {'variant':<12}{'SL@15s':>9}{'±CI95':>8}{'answered':>10}{'abandoned':>11}"
-          f"{'avg wait s':>12}{'specialist':>12}")
+    print(
+        "\n5 skills, 70 % generalists, patience mean 120 s (pooled Erlang C bound "
+        f"{erlang:.3f}, no abandonment)"
+    )
+    print(
+        f"  {'variant':<12}{'SL@15s':>9}{'±CI95':>8}{'answered':>10}{'abandoned':>11}"
+        f"{'avg wait s':>12}{'specialist':>12}"
+    )
     for name, m in multi.items():
-        print(f"  {name:<12}{m['service_level']:>9.3f}{m['service_level_ci95']:>8.3f}"
-              f"{m['answer_rate']:>10.3f}{m['abandon_rate']:>11.3f}{m['avg_wait_s']:>12.1f}"
-              f"{m['specialist_share']:>12.3f}")
+        print(
+            f"  {name:<12}{m['service_level']:>9.3f}{m['service_level_ci95']:>8.3f}"
+            f"{m['answer_rate']:>10.3f}{m['abandon_rate']:>11.3f}{m['avg_wait_s']:>12.1f}"
+            f"{m['specialist_share']:>12.3f}"
+        )
     summary: dict[str, float | int | None] = {
         "erlang_c_service_level": round(erlang, 4),
         "hefei_service_level": round(h["service_level"], 4),
         "hefei_service_level_ci95": round(h["service_level_ci95"], 4),
         "hefei_gap_points": round(abs(h["service_level"] - erlang) * 100, 3),
-        "hefei_avg_wait_s": round(h["avg_wait_s"], 2), "hefei_calls": int(h["calls"]),
+        "hefei_avg_wait_s": round(h["avg_wait_s"], 2),
+        "hefei_calls": int(h["calls"]),
     }
     for name, m in multi.items():
-        for k in ("service_level", "service_level_ci95", "answer_rate", "abandon_rate",
-                  "avg_wait_s", "specialist_share"):
+        for k in (
+            "service_level",
+            "service_level_ci95",
+            "answer_rate",
+            "abandon_rate",
+            "avg_wait_s",
+            "specialist_share",
+        ):
             summary[f"skills5_{name}_{k}"] = round(m[k], 4)
-    path = write_results("peak", {
-        "hours": hours, "seed": args.seed, "calls_per_hour": 1000, "handle_mean_s": 300,
-        "operators": 92, "skills5_generalist_share": 0.7, "patience_mean_s": 120,
-        "warmup_s": 3600, "batch_s": 3600,
-        "widening_default": "0s prof>=3 primary; 5s prof>=1 primary; 10s prof>=1 + general",
-        "no_widening": "prof>=3 primary skill only, forever (generalists never eligible)",
-        "pooled": "prof>=1, primary or general, at once",
-        "quick": args.quick}, summary)
+    path = write_results(
+        "peak",
+        {
+            "hours": hours,
+            "seed": args.seed,
+            "calls_per_hour": 1000,
+            "handle_mean_s": 300,
+            "operators": 92,
+            "skills5_generalist_share": 0.7,
+            "patience_mean_s": 120,
+            "warmup_s": 3600,
+            "batch_s": 3600,
+            "widening_default": "0s prof>=3 primary; 5s prof>=1 primary; 10s prof>=1 + general",
+            "no_widening": "prof>=3 primary skill only, forever (generalists never eligible)",
+            "pooled": "prof>=1, primary or general, at once",
+            "quick": args.quick,
+        },
+        summary,
+    )
     print(f"\nwrote {path.relative_to(ROOT)}")
     return 0
 

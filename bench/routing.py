@@ -28,19 +28,36 @@ from hotline.queue.policy import pick_operator, pick_task
 from hotline.queue.store import RedisStore
 
 
-def world(rng: random.Random, n_ops: int, n_skills: int, n_tasks: int, now: float
-          ) -> tuple[list[Operator], list[Task]]:
+def world(
+    rng: random.Random, n_ops: int, n_skills: int, n_tasks: int, now: float
+) -> tuple[list[Operator], list[Task]]:
     skills = [f"s{i}" for i in range(n_skills)]
     ops = []
     for i in range(n_ops):
         held = rng.sample(skills, rng.randint(1, 4))
         langs = frozenset(["zh"] + (["yue"] if rng.random() < 0.1 else []))
         state = OperatorState.READY if rng.random() < 0.25 else OperatorState.ON_CALL
-        ops.append(Operator(f"op{i}", f"PJSIP/{1000 + i}", {s: rng.randint(1, 5) for s in held},
-                            langs, state, now - rng.uniform(0, 600)))
-    tasks = [Task(f"c{i}", "q", tuple(rng.sample(skills, rng.randint(1, 2))),
-                  "yue" if rng.random() < 0.03 else "zh", rng.choice([0, 0, 0, 5, 10, 20]),
-                  now - rng.uniform(0, 30)) for i in range(n_tasks)]
+        ops.append(
+            Operator(
+                f"op{i}",
+                f"PJSIP/{1000 + i}",
+                {s: rng.randint(1, 5) for s in held},
+                langs,
+                state,
+                now - rng.uniform(0, 600),
+            )
+        )
+    tasks = [
+        Task(
+            f"c{i}",
+            "q",
+            tuple(rng.sample(skills, rng.randint(1, 2))),
+            "yue" if rng.random() < 0.03 else "zh",
+            rng.choice([0, 0, 0, 5, 10, 20]),
+            now - rng.uniform(0, 30),
+        )
+        for i in range(n_tasks)
+    ]
     return ops, tasks
 
 
@@ -54,8 +71,9 @@ def time_calls(fn, items, repeat: int) -> list[float]:  # type: ignore[no-untype
     return out
 
 
-async def reservations(redis_url: str, n: int, ops: list[Operator], tasks: list[Task],
-                       now: float) -> tuple[list[float], float]:
+async def reservations(
+    redis_url: str, n: int, ops: list[Operator], tasks: list[Task], now: float
+) -> tuple[list[float], float]:
     import redis.asyncio as aioredis
 
     client = aioredis.Redis.from_url(redis_url)
@@ -106,25 +124,39 @@ def main() -> int:
         "pick_task_p50_ms": pct(pol_task, 0.5) * 1e3,
         "pick_task_p99_ms": pct(pol_task, 0.99) * 1e3,
         "pick_task_per_s": len(pol_task) / sum(pol_task),
-        "reserve_p50_ms": pct(res_lat, 0.5) * 1e3, "reserve_p99_ms": pct(res_lat, 0.99) * 1e3,
+        "reserve_p50_ms": pct(res_lat, 0.5) * 1e3,
+        "reserve_p99_ms": pct(res_lat, 0.99) * 1e3,
         "reservations_per_s": res_rate,
     }
     summary = {k: round(v, 4) for k, v in summary.items()}
-    print_table("bench/routing: 1,000 operators, 50 skills, 500 waiting calls", [
-        ("pick_operator p50 ms", summary["pick_operator_p50_ms"], ""),
-        ("pick_operator p99 ms", summary["pick_operator_p99_ms"], "< 1"),
-        ("pick_operator decisions/s", summary["pick_operator_per_s"], ""),
-        ("pick_task p99 ms", summary["pick_task_p99_ms"], "< 1"),
-        ("pick_task decisions/s", summary["pick_task_per_s"], ""),
-        ("reserve (Lua, loopback) p50 ms", summary["reserve_p50_ms"], ""),
-        ("reserve (Lua, loopback) p99 ms", summary["reserve_p99_ms"], "< 2"),
-        ("reservations/s, one instance", summary["reservations_per_s"], ">= 2000"),
-    ])
-    path = write_results("routing", {"operators": 1000, "skills": 50, "waiting_calls": 500,
-                                     "ready_fraction": 0.25, "repeat": repeat,
-                                     "reservations": len(res_lat), "quick": args.quick}, summary,
-                         "reservations/s counts the reserve call alone (each is followed by a "
-                         "release that is not timed), sequential, one connection")
+    print_table(
+        "bench/routing: 1,000 operators, 50 skills, 500 waiting calls",
+        [
+            ("pick_operator p50 ms", summary["pick_operator_p50_ms"], ""),
+            ("pick_operator p99 ms", summary["pick_operator_p99_ms"], "< 1"),
+            ("pick_operator decisions/s", summary["pick_operator_per_s"], ""),
+            ("pick_task p99 ms", summary["pick_task_p99_ms"], "< 1"),
+            ("pick_task decisions/s", summary["pick_task_per_s"], ""),
+            ("reserve (Lua, loopback) p50 ms", summary["reserve_p50_ms"], ""),
+            ("reserve (Lua, loopback) p99 ms", summary["reserve_p99_ms"], "< 2"),
+            ("reservations/s, one instance", summary["reservations_per_s"], ">= 2000"),
+        ],
+    )
+    path = write_results(
+        "routing",
+        {
+            "operators": 1000,
+            "skills": 50,
+            "waiting_calls": 500,
+            "ready_fraction": 0.25,
+            "repeat": repeat,
+            "reservations": len(res_lat),
+            "quick": args.quick,
+        },
+        summary,
+        "reservations/s counts the reserve call alone (each is followed by a "
+        "release that is not timed), sequential, one connection",
+    )
     print(f"\nwrote {path.relative_to(ROOT)}")
     return 0
 

@@ -37,21 +37,50 @@ from hotline.tickets.store import NewTicket, TicketStore
 from tests import pg
 
 TZ = ZoneInfo("Asia/Shanghai")
-KINDS = ["consultation"] * 60 + ["help"] * 30 + ["complaint"] * 5 + ["report"] * 2 + [
-    "suggestion"] * 2 + ["praise"]
-CATEGORIES = ["城乡建设/物业服务", "环境保护/噪声污染", "劳动社保/拖欠工资", "供水供电供暖", "交通运输",
-              "市场监管/消费维权", "卫生健康", "教育", "公安户籍", "民政"]
-WORDS = ("社保 医保 公积金 户籍 居住证 噪声 施工 物业 停水 停电 供暖 拖欠 工资 消费 退款 学校 入学 "
-         "交通 公交 地铁 违章 停车 垃圾 油烟 餐馆 路灯 井盖 绿化 养老 低保 残疾 证明 办理 补办 "
-         "流程 材料 时间 地点 电话 网点 窗口 预约 线上 申请 审批 投诉 举报 维修 漏水 电梯 小区 "
-         "业主 租房 中介 押金 燃气 管道 排水 积水 道路 占道 经营 食品 安全 药品 价格 收费").split()
+KINDS = (
+    ["consultation"] * 60
+    + ["help"] * 30
+    + ["complaint"] * 5
+    + ["report"] * 2
+    + ["suggestion"] * 2
+    + ["praise"]
+)
+CATEGORIES = [
+    "城乡建设/物业服务",
+    "环境保护/噪声污染",
+    "劳动社保/拖欠工资",
+    "供水供电供暖",
+    "交通运输",
+    "市场监管/消费维权",
+    "卫生健康",
+    "教育",
+    "公安户籍",
+    "民政",
+]
+WORDS = (
+    "社保 医保 公积金 户籍 居住证 噪声 施工 物业 停水 停电 供暖 拖欠 工资 消费 退款 学校 入学 "
+    "交通 公交 地铁 违章 停车 垃圾 油烟 餐馆 路灯 井盖 绿化 养老 低保 残疾 证明 办理 补办 "
+    "流程 材料 时间 地点 电话 网点 窗口 预约 线上 申请 审批 投诉 举报 维修 漏水 电梯 小区 "
+    "业主 租房 中介 押金 燃气 管道 排水 积水 道路 占道 经营 食品 安全 药品 价格 收费"
+).split()
 
 
 def status_for(age_days: float, rng: random.Random) -> str:
     if age_days > 20:
         return "closed" if rng.random() < 0.995 else "unsatisfied"
-    return rng.choice(["closed", "closed", "closed", "in_progress", "dispatched", "replied",
-                       "follow_up", "answered", "extension_pending"])
+    return rng.choice(
+        [
+            "closed",
+            "closed",
+            "closed",
+            "in_progress",
+            "dispatched",
+            "replied",
+            "follow_up",
+            "answered",
+            "extension_pending",
+        ]
+    )
 
 
 def _naive(v: object) -> object:
@@ -77,44 +106,83 @@ async def load(url: str, n: int, depts: list[int], seed: int) -> list[str]:
         handled = status not in {"answered"}
         dispatched = created + timedelta(minutes=rng.randrange(1, 60)) if handled else None
         due = dispatched + timedelta(days=rng.choice([3, 5, 7, 9])) if dispatched else None
-        caller = callers[min(int(rng.paretovariate(1.2)) - 1, 199_999)] if rng.random() < 0.3 \
+        caller = (
+            callers[min(int(rng.paretovariate(1.2)) - 1, 199_999)]
+            if rng.random() < 0.3
             else rng.choice(callers)
+        )
         cat = rng.choice(CATEGORIES)
-        rows.append({
-            "id": i, "number": number, "channel": "phone", "caller_phone": caller,
-            "kind": rng.choice(KINDS), "category": cat, "content": " ".join(rng.sample(WORDS, 8)),
-            "urgency": "normal", "status": status,
-            "handler_id": rng.choice(depts) if handled else None, "co_handler_ids": "[]",
-            "delegated_by": "[]", "returns": 0, "redo_count": 0, "reopen_count": 0,
-            "ruled": False, "dispatched_at": dispatched, "reply_due": due, "extension_days": 0,
-            "appeal_pending": False, "appealed": False, "rating_void": False, "emergency": False,
-            "closed_at": created + timedelta(days=3) if status == "closed" else None,
-            "created_at": created, "updated_at": created, "version": 1,
-        })
+        rows.append(
+            {
+                "id": i,
+                "number": number,
+                "channel": "phone",
+                "caller_phone": caller,
+                "kind": rng.choice(KINDS),
+                "category": cat,
+                "content": " ".join(rng.sample(WORDS, 8)),
+                "urgency": "normal",
+                "status": status,
+                "handler_id": rng.choice(depts) if handled else None,
+                "co_handler_ids": "[]",
+                "delegated_by": "[]",
+                "returns": 0,
+                "redo_count": 0,
+                "reopen_count": 0,
+                "ruled": False,
+                "dispatched_at": dispatched,
+                "reply_due": due,
+                "extension_days": 0,
+                "appeal_pending": False,
+                "appealed": False,
+                "rating_void": False,
+                "emergency": False,
+                "closed_at": created + timedelta(days=3) if status == "closed" else None,
+                "created_at": created,
+                "updated_at": created,
+                "version": 1,
+            }
+        )
         for k in range(rng.randrange(3, 7)):
             hid += 1
-            hist.append({"id": hid, "ticket_id": i, "at": created + timedelta(hours=k),
-                         "actor_role": "operator",
-                         "action": ["create", "dispatch", "sign", "reply", "review", "rate"][k],
-                         "note": "", "changes": "{}", "version": k + 1})
+            hist.append(
+                {
+                    "id": hid,
+                    "ticket_id": i,
+                    "at": created + timedelta(hours=k),
+                    "actor_role": "operator",
+                    "action": ["create", "dispatch", "sign", "reply", "review", "rate"][k],
+                    "note": "",
+                    "changes": "{}",
+                    "version": k + 1,
+                }
+            )
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
     try:
-        cols = [r["column_name"] for r in await conn.fetch(
-            "SELECT column_name FROM information_schema.columns WHERE table_name='tickets' "
-            "ORDER BY ordinal_position")]
+        cols = [
+            r["column_name"]
+            for r in await conn.fetch(
+                "SELECT column_name FROM information_schema.columns WHERE table_name='tickets' "
+                "ORDER BY ordinal_position"
+            )
+        ]
         naive = [tuple(_naive(r.get(c)) for c in cols) for r in rows]
         await conn.copy_records_to_table("tickets", records=naive, columns=cols)
-        hcols = [r["column_name"] for r in await conn.fetch(
-            "SELECT column_name FROM information_schema.columns WHERE table_name="
-            "'ticket_history' ORDER BY ordinal_position")]
+        hcols = [
+            r["column_name"]
+            for r in await conn.fetch(
+                "SELECT column_name FROM information_schema.columns WHERE table_name="
+                "'ticket_history' ORDER BY ordinal_position"
+            )
+        ]
         hnaive = [tuple(_naive(r.get(c)) for c in hcols) for r in hist]
         await conn.copy_records_to_table("ticket_history", records=hnaive, columns=hcols)
         await conn.execute("SELECT setval(pg_get_serial_sequence('tickets','id'), $1)", n)
-        await conn.execute("SELECT setval(pg_get_serial_sequence('ticket_history','id'), $1)",
-                           hid)
+        await conn.execute("SELECT setval(pg_get_serial_sequence('ticket_history','id'), $1)", hid)
         await conn.execute(
             "INSERT INTO ticket_counters(day, last) SELECT substr(number,1,8), "
-            "max(substr(number,9)::int) FROM tickets GROUP BY 1")
+            "max(substr(number,9)::int) FROM tickets GROUP BY 1"
+        )
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -168,10 +236,16 @@ async def run(args: argparse.Namespace) -> None:
         first_page = await store.overdue(limit=50)
 
         async def create(i: int) -> None:
-            await store.create(NewTicket(
-                content="小区电梯坏了一周没人修", kind=Kind.COMPLAINT,
-                caller_phone=rng.choice(callers), category=rng.choice(CATEGORIES),
-                location=f"蜀山区长江西路{rng.randrange(1, 500)}号"), actor)
+            await store.create(
+                NewTicket(
+                    content="小区电梯坏了一周没人修",
+                    kind=Kind.COMPLAINT,
+                    caller_phone=rng.choice(callers),
+                    category=rng.choice(CATEGORIES),
+                    location=f"蜀山区长江西路{rng.randrange(1, 500)}号",
+                ),
+                actor,
+            )
 
         creates = await timed(create, reps)
         search = await timed(lambda i: kb.search(" ".join(rng.sample(WORDS, 3))), reps)
@@ -179,9 +253,19 @@ async def run(args: argparse.Namespace) -> None:
         async with engine.connect() as conn:
             from sqlalchemy import text
 
-            plan = (await conn.execute(text(
-                "EXPLAIN SELECT number FROM tickets WHERE caller_phone = :p "
-                "ORDER BY created_at DESC LIMIT 20"), {"p": callers[1]})).scalars().all()
+            plan = (
+                (
+                    await conn.execute(
+                        text(
+                            "EXPLAIN SELECT number FROM tickets WHERE caller_phone = :p "
+                            "ORDER BY created_at DESC LIMIT 20"
+                        ),
+                        {"p": callers[1]},
+                    )
+                )
+                .scalars()
+                .all()
+            )
         await engine.dispose()
 
     summary = {
@@ -199,18 +283,29 @@ async def run(args: argparse.Namespace) -> None:
         "kb_articles": 1000,
         "kb_hits_example": hits,
     }
-    print_table(f"ticket store on PostgreSQL, {n:,} tickets", [
-        ("caller history p99 ms", summary["caller_history_p99_ms"], "target < 20"),
-        ("overdue first page max ms", summary["overdue_first_page_max_ms"], "target < 100"),
-        ("create p99 ms", summary["create_p99_ms"], "target < 20"),
-        ("kb search p99 ms", summary["kb_search_p99_ms"], "target < 50"),
-        ("load (COPY + ANALYZE) s", summary["load_s"], ""),
-    ])
+    print_table(
+        f"ticket store on PostgreSQL, {n:,} tickets",
+        [
+            ("caller history p99 ms", summary["caller_history_p99_ms"], "target < 20"),
+            ("overdue first page max ms", summary["overdue_first_page_max_ms"], "target < 100"),
+            ("create p99 ms", summary["create_p99_ms"], "target < 20"),
+            ("kb search p99 ms", summary["kb_search_p99_ms"], "target < 50"),
+            ("load (COPY + ANALYZE) s", summary["load_s"], ""),
+        ],
+    )
     print("  caller history plan:", " / ".join(p.strip() for p in plan[:3]))
-    write_results("tickets", {"tickets": n, "repetitions": reps, "seed": args.seed,
-                              "database": "PostgreSQL (Debian), fsync off, loopback",
-                              "kb_articles": 1000}, summary,
-                  notes=json.dumps({"caller_history_plan": plan[:3]}, ensure_ascii=False))
+    write_results(
+        "tickets",
+        {
+            "tickets": n,
+            "repetitions": reps,
+            "seed": args.seed,
+            "database": "PostgreSQL (Debian), fsync off, loopback",
+            "kb_articles": 1000,
+        },
+        summary,
+        notes=json.dumps({"caller_history_plan": plan[:3]}, ensure_ascii=False),
+    )
 
 
 def main() -> None:

@@ -44,6 +44,7 @@ from .telephony.ari import AriClient
 from .telephony.stasis import StasisController
 from .tickets import http as ticket_http
 from .tickets import service as ticket_service
+from .tickets.calls import CallLog
 
 log = logging.getLogger(__name__)
 
@@ -191,11 +192,17 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
         except Exception:
             # Calls must flow without the database; ticket routes answer 503 until it is back.
             log.exception("ticket database not ready at %s", _safe_url(settings.database_url))
-        tasks = [asyncio.create_task(tickets.scheduler.run(), name="ticket-notices")]
+        call_log = CallLog(tickets.engine)
+        app[CONTROLLER].on_call_end = call_log.put
+        tasks = [
+            asyncio.create_task(tickets.scheduler.run(), name="ticket-notices"),
+            asyncio.create_task(call_log.run(), name="call-log"),
+        ]
         if tickets.sender is not None:
             tasks.append(asyncio.create_task(tickets.sender.run(), name="ticket-outbox"))
         yield
         tickets.scheduler.stop()
+        await call_log.stop()
         if tickets.sender is not None:
             tickets.sender.stop()
         await asyncio.wait(tasks, timeout=5)

@@ -143,6 +143,7 @@ def make_settings(standin: StandIn, redis_url: str, **overrides: Any) -> Setting
         operators=seats(3),
         data_dir=Path(tempfile.mkdtemp(prefix="hotline-test-")),
     )
+    base["database_url"] = f"sqlite+aiosqlite:///{base['data_dir'] / 'hotline.sqlite3'}"
     base.update(overrides)
     return Settings(**base)
 

@@ -44,6 +44,7 @@ class CallerResult:
     outcome: str
     wait_s: float
     talk_s: float = 0.0
+    channel_id: str = ""
 
 
 @dataclass
@@ -96,6 +97,7 @@ async def run_caller(
         sim.stats.abandoned += 1
         sim.remote_hangup(ch.id)
         result = CallerResult("abandoned", wait)
+    result.channel_id = ch.id
     results.add(result)
     return result
 

@@ -50,6 +50,23 @@ class LatencyLog:
         self.metrics.controller_latency.labels(step=step).observe(seconds)
 
 
+@dataclass
+class CallSummary:
+    """What the records keep of a finished call (written to SQL off the call path)."""
+
+    call_id: str
+    line: str
+    caller: str
+    started_at: float  # epoch seconds
+    ended_at: float = 0.0
+    answered_at: float | None = None
+    operator_id: str = ""
+    outcome: str = "ended"  # answered, abandoned, fallback, ended
+    wait_s: float | None = None
+    talk_s: float | None = None
+    recording: str = ""
+
+
 class CallRunner:
     """Runs one call: applies events to the pure machine and executes the commands."""
 
@@ -61,6 +78,7 @@ class CallRunner:
         self.closed = False
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.enqueued_at = 0.0
+        self.summary = CallSummary(call.call_id, call.line, caller_number, time.time())
         self.task: asyncio.Task[None] = asyncio.create_task(self._run(), name=call.call_id)
 
     @property
@@ -99,7 +117,12 @@ class CallRunner:
                 await self._fallback("error")
         for h in self.timers.values():
             h.cancel()
+        self.summary.ended_at = time.time()
+        if self.call.state is s.CallState.FALLBACK and self.summary.outcome == "ended":
+            self.summary.outcome = "fallback"
         self.ctl.forget(self)
+        if self.ctl.on_call_end is not None:
+            self.ctl.on_call_end(self.summary)
 
     async def _execute(self, commands: list[s.Command], item: Queued) -> None:
         first = True
@@ -172,6 +195,7 @@ class CallRunner:
                 if isinstance(join, BaseException):
                     raise join
             case s.RecordBridge(bridge_id, name):
+                self.summary.recording = name
                 try:
                     await ari.record_bridge(bridge_id, name)
                 except AriError as exc:
@@ -181,6 +205,8 @@ class CallRunner:
                 wait = await router.answered(call_id, operator_id)
                 if wait is None:
                     wait = self.ctl.clock() - self.enqueued_at
+                self.summary.answered_at, self.summary.wait_s = time.time(), wait
+                self.summary.operator_id, self.summary.outcome = operator_id, "answered"
                 line = cfg.line(self.call.line)
                 labels = {"queue": line.skill, "line": self.call.line}
                 m.calls_answered.labels(**labels).inc()
@@ -196,6 +222,7 @@ class CallRunner:
                     m.offers_missed.inc()
                 await router.offer_failed(call_id, operator_id, missed)
             case s.CallFinished(call_id, operator_id, talk, outcome):
+                self.summary.talk_s = talk
                 await router.call_ended(operator_id, talk)
                 log.info(
                     "call %s finished (%s) with %s after %.1fs", call_id, outcome, operator_id, talk
@@ -211,6 +238,7 @@ class CallRunner:
         self.ctl.metrics.calls_abandoned.labels(**labels).inc()
         if wait < self.ctl.settings.short_abandon_seconds:
             self.ctl.metrics.calls_short_abandoned.labels(**labels).inc()
+        self.summary.outcome, self.summary.wait_s = "abandoned", wait
         log.info("call %s abandoned after %.1fs in queue", call_id, wait)
 
     async def _originate(self, endpoint: str, agent_channel: str, call_id: str) -> None:
@@ -283,6 +311,7 @@ class StasisController:
         self.calls: dict[str, CallRunner] = {}
         self.channel_owner: dict[str, str] = {}
         self.latency = LatencyLog(metrics)
+        self.on_call_end: Callable[[CallSummary], None] | None = None
         self.resyncs = 0
         self._pending: set[asyncio.Future[Any]] = set()
         self.config = s.CallConfig(

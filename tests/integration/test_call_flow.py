@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+from sqlalchemy import select
 
 from hotline.agent_desk.keys import CONTROLLER, METRICS, STORE
 from hotline.queue.models import OperatorState
 from hotline.simulator.model import SeatScript
 from hotline.simulator.traffic import TrafficResults, run_caller
+from hotline.tickets.http import SERVICES
+from hotline.tickets.schema import calls
 from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
 
 
@@ -46,6 +49,20 @@ async def test_given_a_ready_operator_when_a_citizen_calls_then_they_are_connect
     await wait_for(lambda: srv[STORE].get_operator("1001"), what="op")
     op = await wait_for(_op_in(srv, "1001", OperatorState.READY), what="back to ready")
     assert op.calls_today == 1
+    row = await wait_for(_call_row(srv, caller.id), what="call record in SQL")
+    assert row.outcome == "answered" and row.operator_id == "1001" and row.line == "12345"
+    assert row.caller == "13800138000" and row.recording == f"call-{caller.id}"
+    assert row.talk_s > 0 and 0 <= row.wait_s < 5 and row.ended_at >= row.answered_at
+
+
+def _call_row(srv, call_id: str):  # type: ignore[no-untyped-def]
+    async def check():  # type: ignore[no-untyped-def]
+        services = srv[SERVICES]
+        async with services.store.engine.connect() as conn:
+            q = select(calls).where(calls.c.call_id == call_id)
+            return (await conn.execute(q)).first()
+
+    return check
 
 
 def _op_in(srv, op_id: str, state: OperatorState):  # type: ignore[no-untyped-def]
@@ -70,6 +87,8 @@ async def test_given_no_free_operator_when_caller_gives_up_then_abandon_is_count
     assert counter(srv, "hotline_calls_short_abandoned_total", queue="general", line="12345") == 1
     assert await srv[STORE].waiting_count() == 0
     assert not srv[CONTROLLER].calls
+    row = await wait_for(_call_row(srv, res.channel_id), what="call record in SQL")
+    assert row.outcome == "abandoned" and row.operator_id is None and row.answered_at is None
 
 
 async def test_given_a_seat_that_does_not_answer_then_the_call_goes_to_the_next_seat(

@@ -170,12 +170,15 @@ async def test_given_a_sender_killed_mid_send_then_another_delivers_everything_o
         "HOTLINE_SYNC_INTERVAL_S": "0.05",
         "HOTLINE_AUTO_MIGRATE": "false",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hotline.cli", "sync"],
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hotline.cli",
+        "sync",
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(300):
@@ -185,7 +188,8 @@ async def test_given_a_sender_killed_mid_send_then_another_delivers_everything_o
         assert len(r.received) >= 2
     finally:
         proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        await asyncio.wait_for(proc.wait(), 10)
+    assert proc.returncode == -signal.SIGKILL
     assert await sender(outbox_env, url).pending() > 0
     # A new sender (another process or instance) waits out the lease, then resends.
     # The killed process leased rows by the wall clock; the new sender looks past the lease.
