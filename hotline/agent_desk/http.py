@@ -212,6 +212,7 @@ async def index(request: web.Request) -> web.Response:
 <li><a href="/metrics">/metrics</a> Prometheus 指标 (metrics)</li>
 <li><a href="/api/agents">/api/agents</a> 坐席状态 (operators)</li>
 <li><a href="/api/calls">/api/calls</a> 当前通话 (live calls)</li>
+<li><a href="/api/openapi.json">/api/openapi.json</a> 工单接口文档 (ticket API, OpenAPI 3.1)</li>
 </ul><p>ARI: {s.ari_url} · app {s.ari_app}</p></html>"""
     return web.Response(text=html, content_type="text/html")
 
