@@ -33,6 +33,7 @@ from hotline.tickets.db import make_engine, migrate
 from hotline.tickets.directory import Directory
 from hotline.tickets.kb import KnowledgeBase
 from hotline.tickets.models import Actor, Kind, Role
+from hotline.tickets.schema import OPEN_DUE
 from hotline.tickets.store import NewTicket, TicketStore
 from tests import pg
 
@@ -253,6 +254,18 @@ async def run(args: argparse.Namespace) -> None:
         async with engine.connect() as conn:
             from sqlalchemy import text
 
+            overdue_plan = (
+                (
+                    await conn.execute(
+                        text(
+                            "EXPLAIN SELECT number FROM tickets WHERE " + OPEN_DUE + " AND "
+                            "reply_due < now() ORDER BY reply_due, number LIMIT 50"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
             plan = (
                 (
                     await conn.execute(
@@ -294,6 +307,7 @@ async def run(args: argparse.Namespace) -> None:
         ],
     )
     print("  caller history plan:", " / ".join(p.strip() for p in plan[:3]))
+    print("  overdue plan:", " / ".join(p.strip() for p in overdue_plan[:3]))
     write_results(
         "tickets",
         {
@@ -304,7 +318,10 @@ async def run(args: argparse.Namespace) -> None:
             "kb_articles": 1000,
         },
         summary,
-        notes=json.dumps({"caller_history_plan": plan[:3]}, ensure_ascii=False),
+        notes=json.dumps(
+            {"caller_history_plan": plan[:3], "overdue_plan": overdue_plan[:3]},
+            ensure_ascii=False,
+        ),
     )
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -27,7 +27,6 @@ from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.directory import Directory
 from hotline.tickets.exceptions import InvalidInput, StaleTicket, TicketNotFound
 from hotline.tickets.models import (
-    HANDLING_STATUSES,
     Actor,
     Channel,
     Kind,
@@ -442,7 +441,7 @@ class TicketStore:
             c.category,
             c.urgency,
             c.supervision,
-        ).where(c.status.in_([s.value for s in HANDLING_STATUSES]), c.reply_due < now)
+        ).where(text(t.OPEN_DUE), c.reply_due < now)  # the partial index's own predicate
         if department_id is not None:
             q = q.where(c.handler_id == department_id)
         async with self.engine.connect() as conn:

@@ -272,3 +272,12 @@ def test_diff_names_changed_fields() -> None:
     b = wf.apply(a, wf.SignFor(), DISTRICT, NOW, RULES).state
     assert wf.diff(a, b) == {"status": (Status.DISPATCHED, Status.IN_PROGRESS)}
     assert wf.is_overdue(a, NOW + timedelta(days=6)) and not wf.is_overdue(a, NOW)
+
+
+def test_the_open_deadline_index_covers_exactly_the_handling_statuses() -> None:
+    import re
+
+    from hotline.tickets.models import HANDLING_STATUSES
+    from hotline.tickets.schema import OPEN_DUE
+
+    assert set(re.findall(r"'(\w+)'", OPEN_DUE)) == {s.value for s in HANDLING_STATUSES}

@@ -245,6 +245,13 @@ def upgrade() -> None:
             "ix_tickets_place", ["category", "location_key", "created_at"], unique=False
         )
         batch_op.create_index("ix_tickets_status_due", ["status", "reply_due"], unique=False)
+        batch_op.create_index(
+            "ix_tickets_open_due",
+            ["reply_due", "number"],
+            unique=False,
+            postgresql_where=sa.text(hotline.tickets.schema.OPEN_DUE),
+            sqlite_where=sa.text(hotline.tickets.schema.OPEN_DUE),
+        )
 
     op.create_table(
         "appeals",
@@ -643,6 +650,7 @@ def downgrade() -> None:
     op.drop_table("appeals")
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.drop_index("ix_tickets_status_due")
+        batch_op.drop_index("ix_tickets_open_due")
         batch_op.drop_index("ix_tickets_place")
         batch_op.drop_index("ix_tickets_handler_status")
         batch_op.drop_index("ix_tickets_created")
