@@ -33,6 +33,8 @@ from .agent_desk.keys import (
     STORE,
 )
 from .config import Settings
+from .ivr import http as ivr_http
+from .ivr.runtime import BUILT_IN, IvrRuntime
 from .metrics import Metrics
 from .queue.models import Operator, widening_from_steps
 from .queue.policy import PolicyConfig
@@ -45,6 +47,7 @@ from .telephony.stasis import StasisController
 from .tickets import http as ticket_http
 from .tickets import service as ticket_service
 from .tickets.calls import CallLog
+from .tickets.exceptions import TicketNotFound
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +83,10 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
     app[METRICS].init_lines([(line.skill, line.number) for line in settings.lines])
     app[LOOP_LAG] = collections.deque(maxlen=100_000)
     add_routes(app)
-    ticket_http.api().mount(app)
+    api = ticket_http.api()
+    for op in ivr_http.ops():
+        api.add(op)
+    api.mount(app)
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         embedded = None
@@ -141,12 +147,20 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
             ),
         )
         ctl = StasisController(ari, router, settings, app[METRICS], iid)
+        ctl.ivr = IvrRuntime(
+            Path(settings.ivr_flows_dir) if settings.ivr_flows_dir else BUILT_IN,
+            store,
+            timezone=settings.timezone,
+            greeting=settings.greeting_sound.removeprefix("sound:"),
+        )
+        ctl.ivr.start()
         holder["ctl"] = ctl
         app[ROUTER], app[ARI], app[CONTROLLER] = router, ari, ctl
         router.start()
         await ari.start()
         yield
         await ari.close()
+        await ctl.ivr.stop()
         await ctl.close()
         await router.stop()
 
@@ -192,6 +206,16 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
         except Exception:
             # Calls must flow without the database; ticket routes answer 503 until it is back.
             log.exception("ticket database not ready at %s", _safe_url(settings.database_url))
+
+        async def ticket_status(number: str) -> str | None:
+            try:
+                return str((await tickets.services.store.get(number))["status"])
+            except TicketNotFound:
+                return None
+
+        ivr_runtime = app[CONTROLLER].ivr
+        if ivr_runtime is not None:
+            ivr_runtime.lookup = ticket_status
         call_log = CallLog(tickets.engine)
         app[CONTROLLER].on_call_end = call_log.put
         tasks = [

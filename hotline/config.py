@@ -85,6 +85,9 @@ class Settings(BaseSettings):
 
     # Call handling
     greeting_sound: str = "sound:hotline/welcome"
+    ivr_flows_dir: str = ""  # folder of *.yaml flows; empty: the flows shipped in hotline/ivr
+    ivr_max_s: float = 180.0  # no flow holds a caller longer; then the queue
+    transfer_context: str = "hotline-transfer"  # dialplan context for transfer nodes
     fallback_context: str = "hotline-fallback"
     fallback_extension: str = "s"
     moh_class: str = "default"

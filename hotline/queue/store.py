@@ -158,6 +158,10 @@ class RedisStore:
     def k_events(self) -> str:
         return f"{self.p}events"
 
+    @property
+    def k_flags(self) -> str:
+        return f"{self.p}ivr:flags"
+
     def k_inbox(self, instance: str) -> str:
         return f"{self.p}inbox:{instance}"
 
@@ -385,6 +389,16 @@ class RedisStore:
     async def reservation_operator(self, call_id: str) -> str:
         v = await self.r.hget(self.k_task(call_id), "operator")
         return v.decode() if v else ""
+
+    # runtime switches (IVR emergency announcements), shared by every instance
+    async def set_flag(self, name: str, on: bool) -> None:
+        if on:
+            await self.r.sadd(self.k_flags, name)
+        else:
+            await self.r.srem(self.k_flags, name)
+
+    async def flags(self) -> frozenset[str]:
+        return frozenset(v.decode() for v in await self.r.smembers(self.k_flags))
 
     # events and cross-instance offers
     async def publish(self, event_type: str, now: float, **data: Any) -> None:

@@ -55,6 +55,7 @@ class SimChannel:
     originated: bool = False
     bridge: str = ""
     moh: bool = False
+    heard: list[str] = field(default_factory=list)  # every media URI played to it, in order
     endpoint: str = ""
     app_args: str = ""
     channelvars: Json | None = None
@@ -395,6 +396,7 @@ class SimAsterisk:
             "state": "queued",
         }
         self.playbacks[pb_id] = pb
+        ch.heard.extend(media.split(","))
         duration = sum(
             self.sounds.get(m.split(":", 1)[-1], self.default_sound_s) for m in media.split(",")
         )

@@ -2,16 +2,22 @@
 
 States: NEW → GREETING → QUEUED → RINGING → CONNECTED → ENDED, with RINGING → QUEUED when
 the offered seat does not answer, and FALLBACK when something broke and the call was handed
-back to the dialplan. The runner (:mod:`.stasis`) turns ARI events into these events and
-executes the returned commands.
+back to the dialplan. GREETING is the time in the line's IVR flow (``hotline/ivr``; the
+default flow is a greeting and straight into the queue); a guard timer sends the caller to
+the queue if the flow ever stalls. The runner (:mod:`.stasis`) turns ARI events into these
+events and executes the returned commands.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from hotline.ivr import engine as ivr
+from hotline.ivr.flow import Flow
 
 
 class CallState(StrEnum):
@@ -30,6 +36,14 @@ class CallState(StrEnum):
 @dataclass(frozen=True, slots=True)
 class CallerArrived:
     now: float
+    at: datetime | None = None  # local wall time, for the flow's time conditions
+    flags: frozenset[str] = frozenset()  # runtime switches (emergency announcements)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketLookedUp:
+    found: bool
+    status: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +112,7 @@ Event = (
     | AgentHungUp
     | Dtmf
     | Resynced
+    | TicketLookedUp
 )
 
 
@@ -127,8 +142,30 @@ class StopMoh:
 
 
 @dataclass(frozen=True, slots=True)
+class StopPlayback:
+    playback_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Enqueue:
     call_id: str
+    skill: str | None = None  # set by the IVR flow; else the line's skill
+    priority: int | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LookupTicket:
+    call_id: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Hand the caller to the dialplan's transfer context for ``number``."""
+
+    channel: str
+    number: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +264,9 @@ Command = (
     | OfferFailed
     | MarkAnswered
     | CallFinished
+    | StopPlayback
+    | LookupTicket
+    | Transfer
 )
 
 
@@ -236,7 +276,7 @@ Command = (
 @dataclass(frozen=True, slots=True)
 class CallConfig:
     greeting: str = "sound:hotline/welcome"
-    greeting_max_s: float = 30.0
+    greeting_max_s: float = 30.0  # the IVR guard: no flow keeps a caller longer than this
     ring_timeout_s: float = 10.0
     record: bool = True
 
@@ -254,6 +294,8 @@ class Call:
     offers: int = 0
     digits: str = ""
     config: CallConfig = field(default_factory=CallConfig)
+    flow: Flow | None = None
+    ivr: ivr.IvrState | None = None
 
 
 Step = tuple[Call, list[Command]]
@@ -268,6 +310,15 @@ def step(call: Call, event: Event) -> Step:
 
 
 def _arrive(call: Call, ev: CallerArrived) -> Step:
+    if call.flow is not None:
+        at = ev.at or datetime.fromtimestamp(ev.now)
+        state, actions = ivr.start(call.flow, call.call_id, at, ev.flags)
+        call = replace(call, state=CallState.GREETING, ivr=state)
+        head: list[Command] = [Answer(call.call_id)]
+        call, cmds = _ivr_commands(call, actions)
+        if call.state is CallState.GREETING:
+            cmds.append(StartTimer("greeting", call.config.greeting_max_s))
+        return call, head + cmds
     pb = f"pb-{call.call_id}-greet"
     return replace(call, state=CallState.GREETING, playback_id=pb), [
         Answer(call.call_id),
@@ -276,20 +327,82 @@ def _arrive(call: Call, ev: CallerArrived) -> Step:
     ]
 
 
-def _to_queue(call: Call) -> Step:
-    return replace(call, state=CallState.QUEUED, playback_id=""), [
-        CancelTimer("greeting"),
+def _to_queue(call: Call, q: ivr.Queue | None = None) -> Step:
+    cmds: list[Command] = [CancelTimer("greeting")]
+    if call.ivr is not None:
+        cmds.append(CancelTimer(ivr.TIMER))
+        if call.ivr.playback_id:
+            cmds.append(StopPlayback(call.ivr.playback_id))
+    enqueue = Enqueue(call.call_id)
+    if q is not None:
+        enqueue = Enqueue(call.call_id, q.skill, q.priority, q.language)
+    done = replace(call.ivr, phase="done", playback_id="") if call.ivr else None
+    return replace(call, state=CallState.QUEUED, playback_id="", ivr=done), [
+        *cmds,
         StartMoh(call.call_id),
-        Enqueue(call.call_id),
+        enqueue,
     ]
 
 
+def _ivr_commands(call: Call, actions: list[ivr.IvrAction]) -> Step:
+    """Turn the flow's actions into ARI commands; leaving the flow changes the call state."""
+    cmds: list[Command] = []
+    for a in actions:
+        if isinstance(a, ivr.Say):
+            cmds.append(Play(call.call_id, ",".join(a.media), a.playback_id))
+        elif isinstance(a, ivr.Silence):
+            cmds.append(StopPlayback(a.playback_id))
+        elif isinstance(a, ivr.Arm):
+            cmds.append(StartTimer(ivr.TIMER, a.seconds, a.token))
+        elif isinstance(a, ivr.Disarm):
+            cmds.append(CancelTimer(ivr.TIMER))
+        elif isinstance(a, ivr.Lookup):
+            cmds.append(LookupTicket(call.call_id, a.number))
+        elif isinstance(a, ivr.Queue):
+            call, more = _to_queue(call, a)
+            return call, cmds + more
+        elif isinstance(a, ivr.Transfer):
+            done = [CancelTimer("greeting"), CancelTimer(ivr.TIMER)]
+            return replace(call, state=CallState.ENDED), [
+                *cmds,
+                *done,
+                Transfer(call.call_id, a.number),
+            ]
+        elif isinstance(a, ivr.Hangup):
+            done = [CancelTimer("greeting"), CancelTimer(ivr.TIMER)]
+            return replace(call, state=CallState.ENDED), [*cmds, *done, Hangup(call.call_id)]
+    return call, cmds
+
+
+def _ivr_event(call: Call, event: ivr.IvrEvent) -> Step:
+    assert call.flow is not None and call.ivr is not None
+    state, actions = ivr.step(call.flow, call.ivr, event)
+    return _ivr_commands(replace(call, ivr=state), actions)
+
+
 def _greeting_done(call: Call, ev: PlaybackDone) -> Step:
+    if call.ivr is not None:
+        return _ivr_event(call, ivr.PromptDone(ev.playback_id))
     return _to_queue(call) if ev.playback_id == call.playback_id else (call, [])
 
 
 def _greeting_timeout(call: Call, ev: TimerFired) -> Step:
+    if ev.name == ivr.TIMER and call.ivr is not None:
+        return _ivr_event(call, ivr.Timeout(ev.token))
     return _to_queue(call) if ev.name == "greeting" else (call, [])
+
+
+def _greeting_dtmf(call: Call, ev: Dtmf) -> Step:
+    call, _ = _dtmf(call, ev)
+    if call.ivr is not None:
+        return _ivr_event(call, ivr.Digit(ev.digit))
+    return call, []
+
+
+def _looked_up(call: Call, ev: TicketLookedUp) -> Step:
+    if call.ivr is None:
+        return call, []
+    return _ivr_event(call, ivr.LookupDone(ev.found, ev.status))
 
 
 def _offered(call: Call, ev: Offered) -> Step:
@@ -359,6 +472,11 @@ def _stray_agent(call: Call, ev: AgentAnswered) -> Step:
 
 
 def _hangup_before_queue(call: Call, ev: CallerHungUp) -> Step:
+    if call.ivr is not None:
+        return replace(call, state=CallState.ENDED), [
+            CancelTimer("greeting"),
+            CancelTimer(ivr.TIMER),
+        ]
     return replace(call, state=CallState.ENDED), [CancelTimer("greeting")]
 
 
@@ -427,7 +545,8 @@ _HANDLERS: dict[tuple[CallState, type], Callable[[Call, Any], Step]] = {
     (C.GREETING, TimerFired): _greeting_timeout,
     (C.GREETING, CallerHungUp): _hangup_before_queue,
     (C.GREETING, Offered): _offered_while_busy,
-    (C.GREETING, Dtmf): _dtmf,
+    (C.GREETING, Dtmf): _greeting_dtmf,
+    (C.GREETING, TicketLookedUp): _looked_up,
     (C.GREETING, AgentAnswered): _stray_agent,
     (C.QUEUED, Offered): _offered,
     (C.QUEUED, CallerHungUp): _abandon,

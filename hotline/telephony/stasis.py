@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..config import Settings
+from ..ivr.runtime import IvrRuntime
 from ..metrics import Metrics
 from ..queue.models import Operator, Task
 from ..queue.router import Router
@@ -163,15 +164,16 @@ class CallRunner:
                 h = self.timers.pop(name, None)
                 if h:
                     h.cancel()
-            case s.Enqueue(call_id):
+            case s.Enqueue(call_id, skill_override, priority_override, language_override):
                 line = cfg.line(self.call.line)
-                skills = (line.skill,) if line.skill == "general" else (line.skill, "general")
+                skill = skill_override or line.skill
+                skills = (skill,) if skill == "general" else (skill, "general")
                 task = Task(
                     call_id=call_id,
-                    queue=line.skill,
+                    queue=skill,
                     skills=skills,
-                    language=line.language,
-                    priority=line.priority,
+                    language=language_override or line.language,
+                    priority=line.priority if priority_override is None else priority_override,
                     enqueued_at=self.ctl.clock(),
                     line=self.call.line,
                     owner=self.ctl.instance_id,
@@ -215,6 +217,14 @@ class CallRunner:
                 m.queue_wait.labels(**labels).observe(wait)
             case s.Hangup(channel):
                 await ari.hangup(channel)
+            case s.StopPlayback(playback_id):
+                await ari.stop_playback(playback_id)
+            case s.LookupTicket(call_id, number):
+                self.ctl._background(self._lookup(number))
+            case s.Transfer(channel, number):
+                log.info("call %s transferred to %s", self.call_id, number)
+                self.summary.outcome = "transferred"
+                await ari.continue_in_dialplan(channel, cfg.transfer_context, number, 1)
             case s.DestroyBridge(bridge_id):
                 await ari.destroy_bridge(bridge_id)
             case s.OfferFailed(call_id, operator_id, missed):
@@ -227,6 +237,15 @@ class CallRunner:
                 log.info(
                     "call %s finished (%s) with %s after %.1fs", call_id, outcome, operator_id, talk
                 )
+
+    async def _lookup(self, number: str) -> None:
+        status = None
+        try:
+            if self.ctl.ivr is not None:
+                status = await asyncio.wait_for(self.ctl.ivr.ticket_status(number), 5.0)
+        except Exception as exc:  # a dead database: the caller hears "not found" and goes on
+            log.warning("call %s: ticket lookup %s failed: %s", self.call_id, number, exc)
+        self.put(s.TicketLookedUp(status is not None, status or ""))
 
     async def _leave_queue(self, call_id: str, reason: str) -> None:
         removed = await self.ctl.router.leave(call_id, reason)
@@ -316,9 +335,11 @@ class StasisController:
         self._pending: set[asyncio.Future[Any]] = set()
         self.config = s.CallConfig(
             greeting=settings.greeting_sound,
+            greeting_max_s=settings.ivr_max_s,
             ring_timeout_s=settings.ring_timeout_s,
             record=settings.record_calls,
         )
+        self.ivr: IvrRuntime | None = None
         ari.on_event = self.on_event
         ari.on_connected = self.resync
 
@@ -389,10 +410,14 @@ class StasisController:
         if ch.id in self.calls:
             return  # a repeated StasisStart (e.g. after a reconnect) changes nothing
         line = event.args[1] if len(event.args) >= 2 else str(ch.dialplan.get("exten", "12345"))
+        flow = self.ivr.flow_for(line) if self.ivr else None
         self.calls[ch.id] = CallRunner(
-            self, s.Call(ch.id, line, config=self.config), ch.caller.number
+            self, s.Call(ch.id, line, config=self.config, flow=flow), ch.caller.number
         )
-        self.calls[ch.id].put(s.CallerArrived(self.clock()), received)
+        arrived = s.CallerArrived(self.clock())
+        if self.ivr is not None:
+            arrived = s.CallerArrived(self.clock(), self.ivr.now(), self.ivr.flags)
+        self.calls[ch.id].put(arrived, received)
 
     def _background(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

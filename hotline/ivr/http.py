@@ -1,0 +1,83 @@
+"""IVR control for supervisors: flows in force, runtime flags, reload."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hotline.agent_desk.keys import CONTROLLER
+from hotline.agent_desk.openapi import Op, Param
+from hotline.errors import HotlineError
+from hotline.ivr.runtime import IvrRuntime
+from hotline.tickets import schemas as sc
+from hotline.tickets.exceptions import InvalidInput
+from hotline.tickets.http import _actor, _body, _json, _require
+from hotline.tickets.models import Role
+
+SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
+class IvrUnavailable(HotlineError):
+    error_id = "ivr-unavailable"
+    status = 503
+
+
+def _runtime(request: web.Request) -> IvrRuntime:
+    ctl = request.app.get(CONTROLLER)
+    if ctl is None or ctl.ivr is None:
+        raise IvrUnavailable("the IVR is not running")
+    return ctl.ivr
+
+
+def _state(rt: IvrRuntime) -> dict[str, object]:
+    return {
+        "flags": sorted(rt.flags),
+        "flows": {line: flow.name for line, flow in rt.flows.by_line.items()},
+        "default_flow": rt.flows.default.name,
+        "sources": rt.flows.sources,
+        "last_error": rt.last_error,
+    }
+
+
+async def ivr_state(request: web.Request) -> web.Response:
+    await _actor(request)
+    return _json(_state(_runtime(request)))
+
+
+async def set_ivr_flag(request: web.Request) -> web.Response:
+    _require(await _actor(request), SUPERVISORS)
+    name = request.match_info["name"]
+    if not (0 < len(name) <= 64 and name.replace("_", "").replace("-", "").isalnum()):
+        raise InvalidInput("a flag name is 1-64 letters, digits, - and _")
+    body = await _body(request, sc.FlagBody)
+    rt = _runtime(request)
+    await rt.set_flag(name, body.on)
+    return _json(_state(rt))
+
+
+async def reload_flows(request: web.Request) -> web.Response:
+    _require(await _actor(request), SUPERVISORS)
+    rt = _runtime(request)
+    errors = rt.reload()
+    return _json({**_state(rt), "reloaded": not errors}, status=422 if errors else 200)
+
+
+def ops() -> list[Op]:
+    return [
+        Op("GET", "/api/ivr", ivr_state, "Flows in force, flags and the last load error", "ivr"),
+        Op(
+            "PUT",
+            "/api/ivr/flags/{name}",
+            set_ivr_flag,
+            "Switch a runtime flag (e.g. the emergency announcement)",
+            "ivr",
+            sc.FlagBody,
+            params=(Param("name", "path", required=True),),
+        ),
+        Op(
+            "POST",
+            "/api/ivr/reload",
+            reload_flows,
+            "Reload the flow files; on error the flows in force stay",
+            "ivr",
+        ),
+    ]
