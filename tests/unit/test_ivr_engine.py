@@ -14,7 +14,6 @@ from hotline.ivr import engine as e
 from hotline.ivr.flow import FlowError, load_flows, parse_flow
 from hotline.ivr.runtime import BUILT_IN
 from hotline.telephony import session as s
-from hotline.tickets.models import Status
 
 TZ = ZoneInfo("Asia/Shanghai")
 MON_10 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
