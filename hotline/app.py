@@ -218,6 +218,7 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
             ivr_runtime.lookup = ticket_status
         call_log = CallLog(tickets.engine)
         app[CONTROLLER].on_call_end = call_log.put
+        app[CONTROLLER].on_rating = ticket_service.rating_hook(tickets.services.store)
         tasks = [
             asyncio.create_task(tickets.scheduler.run(), name="ticket-notices"),
             asyncio.create_task(call_log.run(), name="call-log"),

@@ -88,6 +88,16 @@ class Settings(BaseSettings):
     ivr_flows_dir: str = ""  # folder of *.yaml flows; empty: the flows shipped in hotline/ivr
     ivr_max_s: float = 180.0  # no flow holds a caller longer; then the queue
     transfer_context: str = "hotline-transfer"  # dialplan context for transfer nodes
+    announce_first_s: float = 30.0  # first position announcement; 0 turns them off
+    announce_every_s: float = 60.0
+    describe_after_s: float = 10.0  # invite the caller to describe the problem; 0: never
+    describe_min_wait_s: float = 45.0  # ... only when the estimated wait is at least this
+    describe_max_s: float = 30.0
+    callback_offer: bool = True  # offer a callback when the router says the wait is long
+    callback_endpoint: str = "PJSIP/{number}@trunk"  # how the citizen is dialled back
+    callback_caller_id: str = "12345"
+    post_call_rating: bool = False  # keep the caller for a rating if the operator hangs up
+    rating_timeout_s: float = 8.0
     fallback_context: str = "hotline-fallback"
     fallback_extension: str = "s"
     moh_class: str = "default"

@@ -346,6 +346,14 @@ class Router:
             self.estimates.pop(gone, None)
         return escalations
 
+    async def waiting_info(self, call_id: str) -> tuple[int, float | None, bool]:
+        """Callers ahead, estimated wait (None if unknown) and whether to offer a callback."""
+        await self.update_estimates()
+        position, ewt = self.estimates.get(call_id, (0, float("inf")))
+        eta = None if ewt == float("inf") else ewt
+        offer = self._escalated.get(call_id, "none") in ("callback", "divert")
+        return max(0, position - 1), eta, offer
+
     async def _staffed_by_skill(self, now: float) -> dict[str, int]:
         at, counts = self._staffed
         if now - at < 10.0 and counts:

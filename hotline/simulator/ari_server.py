@@ -239,6 +239,20 @@ def build_ari_app(
         )
         return _json(rec, 201)
 
+    async def record_channel(request: web.Request) -> web.Response:
+        try:
+            max_s = float(_q(request, "maxDurationSeconds", "0"))
+        except ValueError:
+            raise SimError(400, "Invalid parameters") from None
+        rec = sim.record_channel(
+            request.match_info["id"],
+            _q(request, "name"),
+            _q(request, "format", "wav"),
+            max_s,
+            _q(request, "terminateOn", "none"),
+        )
+        return _json(rec, 201)
+
     # playbacks, recordings, endpoints, device states
     async def get_playback(request: web.Request) -> web.Response:
         pb = sim.playbacks.get(request.match_info["id"])
@@ -368,6 +382,7 @@ def build_ari_app(
     r.add_get(f"{a}/channels/{{id}}/variable", get_var)
     r.add_post(f"{a}/channels/{{id}}/variable", set_var)
     r.add_post(f"{a}/channels/{{id}}/continue", cont)
+    r.add_post(f"{a}/channels/{{id}}/record", record_channel)
     r.add_post(f"{a}/channels/{{id}}/snoop", snoop)
     r.add_post(f"{a}/channels/{{id}}/snoop/{{sid}}", snoop)
     r.add_get(f"{a}/bridges", list_bridges)

@@ -177,6 +177,9 @@ class SimAsterisk:
         self.stored_recordings: dict[str, Json] = {}
         self.endpoints: dict[str, SimEndpoint] = {}
         self.sounds = sounds or {}
+        # Citizens' phones rung through the trunk: a default script, or one per number.
+        self.citizen_script = SeatScript(answer_delay_s=0.3)
+        self.citizens: dict[str, SeatScript] = {}
         self.default_sound_s = default_sound_s
         self.stats = SimStats()
         self.rng = random.Random(seed)
@@ -331,6 +334,9 @@ class SimAsterisk:
         ch = self.channels.get(channel_id)
         if ch is not None:
             self._ch_event("ChannelDtmfReceived", ch, digit=digit, duration_ms=duration_ms)
+            for name, rec in list(self.live_recordings.items()):
+                if rec["target_uri"] == f"channel:{ch.id}" and digit in rec.get("_terminate", ""):
+                    self.stop_recording(name)
 
     # -- REST operations -----------------------------------------------------------------
 
@@ -359,6 +365,9 @@ class SimAsterisk:
         for pb_id, pb in list(self.playbacks.items()):
             if pb["target_uri"] == f"channel:{ch.id}":
                 self._finish_playback(pb_id)
+        for name, rec in list(self.live_recordings.items()):
+            if rec["target_uri"] == f"channel:{ch.id}":
+                self.stop_recording(name)
         if ch.bridge:
             self._leave_bridge(ch)
         if ch.in_stasis:
@@ -465,6 +474,11 @@ class SimAsterisk:
     ) -> SimChannel:
         self.stats.originates += 1
         ep = self.endpoints.get(endpoint)
+        if ep is None and "@" in endpoint:
+            # A citizen's phone through the trunk (callbacks, follow-up surveys).
+            number = endpoint.split("/", 1)[-1].split("@", 1)[0]
+            script = self.citizens.get(number, self.citizen_script)
+            ep = SimEndpoint("PJSIP", endpoint.split("/", 1)[-1], script=script)
         if ep is None or ep.state != "online":
             raise SimError(500, "Allocation failed", key="error")
         if channel_id and channel_id in self.channels:
@@ -741,6 +755,40 @@ class SimAsterisk:
 
         self.later(0.001, started)
         return _public(rec)
+
+    def record_channel(
+        self, channel_id: str, name: str, fmt: str, max_s: float, terminate_on: str
+    ) -> Json:
+        ch = self._stasis_channel(channel_id)
+        if not name:
+            raise SimError(400, "Invalid parameters")
+        if fmt not in ("wav", "gsm", "ulaw", "alaw", "sln", "wav49"):
+            raise SimError(422, "The format specified is unknown on this system")
+        if name in self.live_recordings:
+            raise SimError(409, "Recording with the same name already in progress")
+        rec = {
+            "name": name,
+            "format": fmt,
+            "state": "queued",
+            "target_uri": f"channel:{ch.id}",
+            "_started": time.time(),
+            "_terminate": terminate_on,
+        }
+        self.live_recordings[name] = rec
+
+        def started() -> None:
+            if name in self.live_recordings:
+                rec["state"] = "recording"
+                self.emit("RecordingStarted", {"recording": _public(rec)})
+
+        self.later(0.001, started)
+        if max_s > 0:
+            self.later(max_s, self._stop_if_live, name)
+        return _public(rec)
+
+    def _stop_if_live(self, name: str) -> None:
+        if name in self.live_recordings:
+            self.stop_recording(name)
 
     def stop_recording(self, name: str) -> None:
         rec = self.live_recordings.pop(name, None)

@@ -316,6 +316,33 @@ class AriClient:
             )
         )
 
+    async def record_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        max_duration_s: int,
+        max_silence_s: int = 3,
+        terminate_on: str = "#",
+        fmt: str = "wav",
+    ) -> LiveRecording:
+        """Record what the caller says, after a beep (speak-while-you-wait)."""
+        return LiveRecording.from_json(
+            await self.request(
+                "POST",
+                f"/channels/{channel_id}/record",
+                _params(
+                    name=name,
+                    format=fmt,
+                    ifExists="overwrite",
+                    beep=True,
+                    maxDurationSeconds=max_duration_s,
+                    maxSilenceSeconds=max_silence_s,
+                    terminateOn=terminate_on,
+                ),
+            )
+        )
+
     # playbacks, recordings, endpoints, device states, applications
     async def stop_playback(self, playback_id: str) -> None:
         await self.request("DELETE", f"/playbacks/{playback_id}")

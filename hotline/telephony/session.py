@@ -11,294 +11,62 @@ events and executes the returned commands.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from hotline.ivr import engine as ivr
-from hotline.ivr.flow import Flow
 
-
-class CallState(StrEnum):
-    NEW = "new"
-    GREETING = "greeting"
-    QUEUED = "queued"
-    RINGING = "ringing"
-    CONNECTED = "connected"
-    ENDED = "ended"
-    FALLBACK = "fallback"
-
-
-# --- events -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CallerArrived:
-    now: float
-    at: datetime | None = None  # local wall time, for the flow's time conditions
-    flags: frozenset[str] = frozenset()  # runtime switches (emergency announcements)
-
-
-@dataclass(frozen=True, slots=True)
-class TicketLookedUp:
-    found: bool
-    status: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class PlaybackDone:
-    playback_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Offered:
-    operator_id: str
-    endpoint: str
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class AgentAnswered:
-    agent_channel: str
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class AgentFailed:
-    agent_channel: str
-    reason: str = "noanswer"
-
-
-@dataclass(frozen=True, slots=True)
-class TimerFired:
-    name: str
-    token: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class CallerHungUp:
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class AgentHungUp:
-    agent_channel: str
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class Dtmf:
-    digit: str
-
-
-@dataclass(frozen=True, slots=True)
-class Resynced:
-    """After a websocket reconnect: what Asterisk says exists now."""
-
-    channels: frozenset[str]
-    bridged_with_agent: bool
-    now: float
-
-
-Event = (
-    CallerArrived
-    | PlaybackDone
-    | Offered
-    | AgentAnswered
-    | AgentFailed
-    | TimerFired
-    | CallerHungUp
-    | AgentHungUp
-    | Dtmf
-    | Resynced
-    | TicketLookedUp
+from . import waiting
+from .model import (  # the vocabulary, re-exported: callers use session.Answer etc.
+    AgentAnswered,
+    AgentFailed,
+    AgentHungUp,
+    Answer,
+    Call,
+    CallConfig,
+    CallerArrived,
+    CallerHungUp,
+    CallFinished,
+    CallState,
+    CancelTimer,
+    CitizenAnswered,
+    CitizenFailed,
+    Command,
+    CreateBridge,
+    DescriptionRecorded,
+    DestroyBridge,
+    DialCitizen,
+    Dtmf,
+    Enqueue,
+    Event,
+    Hangup,
+    JoinBridge,
+    LeaveQueue,
+    LookupTicket,
+    MarkAnswered,
+    Offered,
+    OfferFailed,
+    Originate,
+    Play,
+    PlaybackDone,
+    PositionInfo,
+    QueryPosition,
+    RecordBridge,
+    RecordCaller,
+    RecordingDone,
+    Resynced,
+    SaveRating,
+    StartMoh,
+    StartTimer,
+    Step,
+    StopMoh,
+    StopPlayback,
+    StopRecording,
+    TicketLookedUp,
+    TimerFired,
+    Transfer,
 )
-
-
-# --- commands ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    channel: str
-
-
-@dataclass(frozen=True, slots=True)
-class Play:
-    channel: str
-    media: str
-    playback_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class StartMoh:
-    channel: str
-
-
-@dataclass(frozen=True, slots=True)
-class StopMoh:
-    channel: str
-
-
-@dataclass(frozen=True, slots=True)
-class StopPlayback:
-    playback_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Enqueue:
-    call_id: str
-    skill: str | None = None  # set by the IVR flow; else the line's skill
-    priority: int | None = None
-    language: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LookupTicket:
-    call_id: str
-    number: str
-
-
-@dataclass(frozen=True, slots=True)
-class Transfer:
-    """Hand the caller to the dialplan's transfer context for ``number``."""
-
-    channel: str
-    number: str
-
-
-@dataclass(frozen=True, slots=True)
-class LeaveQueue:
-    call_id: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Originate:
-    endpoint: str
-    agent_channel: str
-    call_id: str
-    operator_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class StartTimer:
-    name: str
-    seconds: float
-    token: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class CancelTimer:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class CreateBridge:
-    """Made while the seat rings, so answering costs one round trip, not three."""
-
-    bridge_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class JoinBridge:
-    """Stop the caller's music and put both parties in the bridge."""
-
-    bridge_id: str
-    channels: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RecordBridge:
-    bridge_id: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Hangup:
-    channel: str
-
-
-@dataclass(frozen=True, slots=True)
-class DestroyBridge:
-    bridge_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class OfferFailed:
-    call_id: str
-    operator_id: str
-    missed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class MarkAnswered:
-    call_id: str
-    operator_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallFinished:
-    call_id: str
-    operator_id: str
-    talk_seconds: float
-    outcome: str
-
-
-Command = (
-    Answer
-    | Play
-    | StartMoh
-    | StopMoh
-    | Enqueue
-    | LeaveQueue
-    | Originate
-    | StartTimer
-    | CancelTimer
-    | CreateBridge
-    | JoinBridge
-    | RecordBridge
-    | Hangup
-    | DestroyBridge
-    | OfferFailed
-    | MarkAnswered
-    | CallFinished
-    | StopPlayback
-    | LookupTicket
-    | Transfer
-)
-
-
-# --- the machine ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CallConfig:
-    greeting: str = "sound:hotline/welcome"
-    greeting_max_s: float = 30.0  # the IVR guard: no flow keeps a caller longer than this
-    ring_timeout_s: float = 10.0
-    record: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    call_id: str
-    line: str
-    state: CallState = CallState.NEW
-    operator_id: str = ""
-    agent_channel: str = ""
-    bridge_id: str = ""
-    playback_id: str = ""
-    answered_at: float = 0.0
-    offers: int = 0
-    digits: str = ""
-    config: CallConfig = field(default_factory=CallConfig)
-    flow: Flow | None = None
-    ivr: ivr.IvrState | None = None
-
-
-Step = tuple[Call, list[Command]]
 
 
 def step(call: Call, event: Event) -> Step:
@@ -337,11 +105,8 @@ def _to_queue(call: Call, q: ivr.Queue | None = None) -> Step:
     if q is not None:
         enqueue = Enqueue(call.call_id, q.skill, q.priority, q.language)
     done = replace(call.ivr, phase="done", playback_id="") if call.ivr else None
-    return replace(call, state=CallState.QUEUED, playback_id="", ivr=done), [
-        *cmds,
-        StartMoh(call.call_id),
-        enqueue,
-    ]
+    call = replace(call, state=CallState.QUEUED, playback_id="", ivr=done)
+    return call, [*cmds, StartMoh(call.call_id), enqueue, *waiting.queue_timers(call)]
 
 
 def _ivr_commands(call: Call, actions: list[ivr.IvrAction]) -> Step:
@@ -437,11 +202,15 @@ def _offered_while_busy(call: Call, ev: Offered) -> Step:
 def _ring_failed(call: Call, agent_channel: str, missed: bool) -> Step:
     if agent_channel != call.agent_channel:
         return call, []
-    return replace(call, state=CallState.QUEUED, operator_id="", agent_channel=""), [
+    back = CallState.CALLBACK if call.callback else CallState.QUEUED
+    cmds: list[Command] = [
         CancelTimer("ring"),
         Hangup(agent_channel),
         OfferFailed(call.call_id, call.operator_id, missed=missed),
     ]
+    if back is CallState.QUEUED and call.config.announce_first_s > 0:
+        cmds.append(StartTimer("announce", call.config.announce_every_s))
+    return replace(call, state=back, operator_id="", agent_channel=""), cmds
 
 
 def _agent_failed(call: Call, ev: AgentFailed) -> Step:
@@ -457,11 +226,15 @@ def _ring_timeout(call: Call, ev: TimerFired) -> Step:
 def _agent_answered(call: Call, ev: AgentAnswered) -> Step:
     if ev.agent_channel != call.agent_channel:
         return call, [Hangup(ev.agent_channel)]
+    if call.callback:
+        return waiting.callback_agent_answered(call, ev.agent_channel, ev.now)
     cmds: list[Command] = [
         CancelTimer("ring"),
         JoinBridge(call.bridge_id, (call.call_id, ev.agent_channel)),
         MarkAnswered(call.call_id, call.operator_id),
     ]
+    call, stops = waiting.stop_activity(call)  # after the join: the bridge comes first
+    cmds += stops
     if call.config.record:
         cmds.append(RecordBridge(call.bridge_id, f"call-{call.call_id}"))
     return replace(call, state=CallState.CONNECTED, answered_at=ev.now), cmds
@@ -506,7 +279,28 @@ def _caller_left_connected(call: Call, ev: CallerHungUp) -> Step:
 def _agent_left_connected(call: Call, ev: AgentHungUp) -> Step:
     if ev.agent_channel != call.agent_channel:
         return call, []
-    return _end_connected(call, ev.now, call.call_id)
+    if call.config.rating:
+        return waiting.start_rating(call, ev.now)
+    return _end_connected(call, ev.now, call.chan)
+
+
+def _operator_left_dialing(call: Call, ev: AgentHungUp) -> Step:
+    if ev.agent_channel != call.agent_channel:
+        return call, []
+    return replace(call, state=CallState.ENDED), [
+        CancelTimer("dial"),
+        Hangup(call.chan),
+        DestroyBridge(call.bridge_id),
+        CallFinished(call.call_id, call.operator_id, 0.0, "callback_failed"),
+    ]
+
+
+def _citizen_left_dialing(call: Call, ev: CallerHungUp) -> Step:
+    return waiting.citizen_failed(call, CitizenFailed(call.chan, "hangup"))
+
+
+def _left_rating(call: Call, ev: CallerHungUp) -> Step:
+    return replace(call, state=CallState.ENDED), [CancelTimer("rating")]
 
 
 def _agent_hung_up_ringing(call: Call, ev: AgentHungUp) -> Step:
@@ -520,7 +314,9 @@ def _dtmf(call: Call, ev: Dtmf) -> Step:
 
 def _resync(call: Call, ev: Resynced) -> Step:
     """Reconcile with what Asterisk reports after events may have been lost."""
-    if call.call_id not in ev.channels:
+    if call.state is CallState.CALLBACK:
+        return call, []  # the caller hung up on purpose; the task waits in the queue
+    if call.chan not in ev.channels:
         return step(call, CallerHungUp(ev.now))
     if call.state is CallState.GREETING:
         return _to_queue(call)
@@ -533,7 +329,7 @@ def _resync(call: Call, ev: Resynced) -> Step:
                 MarkAnswered(call.call_id, call.operator_id),
             ]
     if call.state is CallState.CONNECTED and call.agent_channel not in ev.channels:
-        return _end_connected(call, ev.now, call.call_id)
+        return _end_connected(call, ev.now, call.chan)
     return call, []
 
 
@@ -550,7 +346,28 @@ _HANDLERS: dict[tuple[CallState, type], Callable[[Call, Any], Step]] = {
     (C.GREETING, AgentAnswered): _stray_agent,
     (C.QUEUED, Offered): _offered,
     (C.QUEUED, CallerHungUp): _abandon,
-    (C.QUEUED, Dtmf): _dtmf,
+    (C.QUEUED, Dtmf): waiting.queued_dtmf,
+    (C.QUEUED, TimerFired): waiting.queued_timer,
+    (C.QUEUED, PositionInfo): waiting.position,
+    (C.QUEUED, PlaybackDone): waiting.queued_playback,
+    (C.QUEUED, RecordingDone): waiting.recorded,
+    (C.RINGING, PlaybackDone): waiting.queued_playback,
+    (C.RINGING, RecordingDone): waiting.recorded,
+    (C.CALLBACK, Offered): _offered,
+    (C.CALLBACK, AgentAnswered): _stray_agent,
+    (C.DIALING, CitizenAnswered): waiting.citizen_answered,
+    (C.DIALING, CitizenFailed): waiting.citizen_failed,
+    (C.DIALING, TimerFired): waiting.dial_timeout,
+    (C.DIALING, AgentHungUp): _operator_left_dialing,
+    (C.DIALING, CallerHungUp): _citizen_left_dialing,
+    (C.DIALING, Offered): _offered_while_busy,
+    (C.DIALING, AgentAnswered): _stray_agent,
+    (C.RATING, PlaybackDone): waiting.rating_playback,
+    (C.RATING, Dtmf): waiting.rating_dtmf,
+    (C.RATING, TimerFired): waiting.rating_timeout,
+    (C.RATING, CallerHungUp): _left_rating,
+    (C.RATING, Offered): _offered_while_busy,
+    (C.RATING, AgentAnswered): _stray_agent,
     (C.QUEUED, AgentAnswered): _stray_agent,
     (C.RINGING, AgentAnswered): _agent_answered,
     (C.RINGING, AgentFailed): _agent_failed,
@@ -571,3 +388,55 @@ _HANDLERS: dict[tuple[CallState, type], Callable[[Call, Any], Step]] = {
 }
 for _s in (C.GREETING, C.QUEUED, C.RINGING, C.CONNECTED):
     _HANDLERS[(_s, Resynced)] = _resync
+
+
+__all__ = [
+    "AgentAnswered",
+    "AgentFailed",
+    "AgentHungUp",
+    "Answer",
+    "Call",
+    "CallConfig",
+    "CallFinished",
+    "CallState",
+    "CallerArrived",
+    "CallerHungUp",
+    "CancelTimer",
+    "CitizenAnswered",
+    "CitizenFailed",
+    "Command",
+    "CreateBridge",
+    "DescriptionRecorded",
+    "DestroyBridge",
+    "DialCitizen",
+    "Dtmf",
+    "Enqueue",
+    "Event",
+    "Hangup",
+    "JoinBridge",
+    "LeaveQueue",
+    "LookupTicket",
+    "MarkAnswered",
+    "OfferFailed",
+    "Offered",
+    "Originate",
+    "Play",
+    "PlaybackDone",
+    "PositionInfo",
+    "QueryPosition",
+    "RecordBridge",
+    "RecordCaller",
+    "RecordingDone",
+    "Resynced",
+    "SaveRating",
+    "StartMoh",
+    "StartTimer",
+    "Step",
+    "StopMoh",
+    "StopPlayback",
+    "StopRecording",
+    "TicketLookedUp",
+    "TimerFired",
+    "Transfer",
+    "step",
+]

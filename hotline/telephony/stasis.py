@@ -12,7 +12,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -66,6 +66,9 @@ class CallSummary:
     wait_s: float | None = None
     talk_s: float | None = None
     recording: str = ""
+    description: str = ""  # the caller's own words recorded while waiting (for ASR)
+    stars: int | None = None  # post-call rating, 5 very satisfied … 1 very unsatisfied
+    callback: bool = False
 
 
 class CallRunner:
@@ -219,6 +222,48 @@ class CallRunner:
                 await ari.hangup(channel)
             case s.StopPlayback(playback_id):
                 await ari.stop_playback(playback_id)
+            case s.QueryPosition(call_id, purpose):
+                ahead, eta, offer = await router.waiting_info(call_id)
+                self.put(s.PositionInfo(purpose, ahead, eta, offer))
+            case s.RecordCaller(channel, name, max_s):
+                self.ctl.recording_owner[name] = self.call_id
+                try:
+                    await ari.record_channel(channel, name, max_duration_s=int(max_s))
+                except AriError as exc:
+                    log.warning("call %s: cannot record the description: %s", self.call_id, exc)
+                    self.put(s.RecordingDone(name, ok=False))
+            case s.StopRecording(name):
+                await ari.stop_recording(name)
+            case s.DescriptionRecorded(call_id, name):
+                self.summary.description = name
+                await router.store.publish(
+                    "call.description",
+                    self.ctl.clock(),
+                    call_id=call_id,
+                    recording=name,
+                    draft="pending",
+                )
+            case s.SaveRating(call_id, stars):
+                self.summary.stars = stars
+                log.info("call %s rated %d by the caller", call_id, stars)
+                if self.ctl.on_rating is not None:
+                    self.ctl._background(self.ctl.on_rating(self.summary))
+            case s.DialCitizen(call_id, channel):
+                self.summary.callback = True
+                self.ctl.channel_owner[channel] = self.call_id
+                try:
+                    await ari.originate(
+                        cfg.callback_endpoint.format(number=self.caller_number),
+                        app_args=f"callback,{call_id}",
+                        channel_id=channel,
+                        caller_id=cfg.callback_caller_id,
+                        timeout=int(self.call.config.dial_timeout_s),
+                    )
+                except AriError as exc:
+                    log.warning(
+                        "call %s: callback to %s failed: %s", call_id, self.caller_number, exc
+                    )
+                    self.put(s.CitizenFailed(channel, "unreachable"))
             case s.LookupTicket(call_id, number):
                 self.ctl._background(self._lookup(number))
             case s.Transfer(channel, number):
@@ -233,6 +278,8 @@ class CallRunner:
                 await router.offer_failed(call_id, operator_id, missed)
             case s.CallFinished(call_id, operator_id, talk, outcome):
                 self.summary.talk_s = talk
+                if outcome != "answered":
+                    self.summary.outcome = outcome
                 await router.call_ended(operator_id, talk)
                 log.info(
                     "call %s finished (%s) with %s after %.1fs", call_id, outcome, operator_id, talk
@@ -338,7 +385,17 @@ class StasisController:
             greeting_max_s=settings.ivr_max_s,
             ring_timeout_s=settings.ring_timeout_s,
             record=settings.record_calls,
+            announce_first_s=settings.announce_first_s,
+            announce_every_s=settings.announce_every_s,
+            describe_after_s=settings.describe_after_s,
+            describe_min_wait_s=settings.describe_min_wait_s,
+            describe_max_s=settings.describe_max_s,
+            callback=settings.callback_offer,
+            rating=settings.post_call_rating,
+            rating_timeout_s=settings.rating_timeout_s,
         )
+        self.recording_owner: dict[str, str] = {}
+        self.on_rating: Callable[[CallSummary], Awaitable[None]] | None = None
         self.ivr: IvrRuntime | None = None
         ari.on_event = self.on_event
         ari.on_connected = self.resync
@@ -374,15 +431,33 @@ class StasisController:
                 ch = event.channel.id
                 if ch in self.calls:
                     self.calls[ch].put(s.CallerHungUp(self.clock()), received)
+                elif self._is_citizen_leg(ch):
+                    self._to_owner(ch, s.CallerHungUp(self.clock()), received, event)
                 else:
                     self._to_owner(ch, s.AgentHungUp(ch, self.clock()), received, event)
                 return
             case ev.ChannelDtmfReceived():
-                if event.channel.id in self.calls:
-                    self.calls[event.channel.id].put(s.Dtmf(event.digit), received)
+                ch = event.channel.id
+                if ch in self.calls:
+                    self.calls[ch].put(s.Dtmf(event.digit), received)
+                elif self._is_citizen_leg(ch):
+                    self._to_owner(ch, s.Dtmf(event.digit), received, event)
+                return
+            case ev.RecordingFinished() | ev.RecordingFailed():
+                name = event.recording.name
+                owner = self.recording_owner.pop(name, None)
+                if owner in self.calls:
+                    ok = isinstance(event, ev.RecordingFinished)
+                    self.calls[owner].put(s.RecordingDone(name, ok), received)
                 return
             case _:
                 return
+
+    def _is_citizen_leg(self, channel_id: str) -> bool:
+        """The citizen's leg of a callback (it stands in for the caller's channel)."""
+        owner = self.channel_owner.get(channel_id)
+        runner = self.calls.get(owner) if owner else None
+        return runner is not None and runner.call.caller_channel == channel_id
 
     def _to_owner(
         self, channel_id: str, event: s.Event, received: float, source: ev.AriEvent
@@ -404,6 +479,14 @@ class StasisController:
                 self._background(self._quiet_hangup(ch.id))
                 return
             runner.put(s.AgentAnswered(ch.id, self.clock()), received)
+            return
+        if kind == "callback" and len(event.args) >= 2:
+            runner = self.calls.get(event.args[1])
+            if runner is None or self.channel_owner.get(ch.id) != runner.call_id:
+                log.warning("callback channel %s for unknown call; hanging up", ch.id)
+                self._background(self._quiet_hangup(ch.id))
+                return
+            runner.put(s.CitizenAnswered(ch.id), received)
             return
         if kind != "inbound":
             return  # snoop / externalMedia legs belong to the ASR pipeline

@@ -38,11 +38,23 @@ def row(c: CallSummary) -> dict[str, Any]:
         "started_at": _ts(c.started_at),
         "answered_at": _ts(c.answered_at),
         "ended_at": _ts(c.ended_at),
-        "outcome": c.outcome,
         "wait_s": c.wait_s,
         "talk_s": c.talk_s,
         "recording": c.recording or None,
+        "description": c.description or None,
+        "stars": c.stars,
+        "satisfaction": satisfaction(c.stars),
+        "outcome": c.outcome,
     }
+
+
+def satisfaction(stars: int | None) -> str | None:
+    """Five keys onto the hotline's three grades."""
+    if stars is None:
+        return None
+    if stars >= 4:
+        return "satisfied"
+    return "basically_satisfied" if stars == 3 else "unsatisfied"
 
 
 class CallLog:

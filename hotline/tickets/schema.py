@@ -124,6 +124,7 @@ calls = Table(
     Column("talk_s", Float, nullable=True),
     Column("recording", String(200), nullable=True),
     Column("transcript", Text, nullable=True),
+    Column("description", String(200), nullable=True),  # recording of the caller's words
     Column("satisfaction", String(20), nullable=True),
     Column("stars", Integer, nullable=True),
 )

@@ -14,13 +14,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.config import Settings
+from hotline.telephony.stasis import CallSummary
 from hotline.tickets import deadlines as dl
+from hotline.tickets import workflow as wf
 from hotline.tickets.calendar import WorkCalendar
+from hotline.tickets.calls import satisfaction
 from hotline.tickets.db import make_engine, migrate
 from hotline.tickets.directory import Directory
+from hotline.tickets.exceptions import TicketError
 from hotline.tickets.http import TicketServices
 from hotline.tickets.kb import KnowledgeBase
-from hotline.tickets.models import Kind, Role
+from hotline.tickets.models import Actor, Kind, Role, Satisfaction, Status
 from hotline.tickets.notices import Notice, NoticeScheduler
 from hotline.tickets.store import Notifier, TicketStore
 from hotline.tickets.sync import OutboxSender
@@ -133,3 +137,27 @@ def redis_notifier(publish: Callable[..., Awaitable[None]]) -> Notifier:
         await publish(event, datetime.now(UTC).timestamp(), **payload)
 
     return notify
+
+
+def rating_hook(store: TicketStore) -> Callable[[CallSummary], Awaitable[None]]:
+    """Attach a caller's post-call rating to the tickets opened on that call."""
+    system = Actor(None, Role.SYSTEM, None, "ivr")
+
+    async def attach(call: CallSummary) -> None:
+        if call.stars is None:
+            return
+        grade = Satisfaction(satisfaction(call.stars) or "unsatisfied")
+        for number in await store.numbers_for_call(call.call_id):
+            ticket = await store.get(number)
+            try:
+                if ticket["status"] in (Status.ANSWERED.value, Status.FOLLOW_UP.value):
+                    await store.act(number, wf.Rate(grade, call.stars, "ivr"), system)
+                else:
+                    note = f"来电后满意度评价：{call.stars} 星（{grade.value}）"
+                    await store.act(number, wf.Comment(note), system)
+            except TicketError as e:
+                log.warning(
+                    "ticket %s: rating of call %s not attached: %s", number, call.call_id, e.message
+                )
+
+    return attach

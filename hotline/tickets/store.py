@@ -403,6 +403,13 @@ class TicketStore:
             out["links"] = [dict(r._mapping) for r in links]
             return out
 
+    async def numbers_for_call(self, call_id: str) -> list[str]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(t.tickets.c.number).where(t.tickets.c.call_id == call_id).limit(20)
+            )
+            return [r.number for r in rows]
+
     async def caller_history(self, phone: str, limit: int = 20) -> list[dict[str, Any]]:
         key = repeat.normalise_phone(phone)
         if not key:

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("talk_s", sa.Float(), nullable=True),
         sa.Column("recording", sa.String(length=200), nullable=True),
         sa.Column("transcript", sa.Text(), nullable=True),
+        sa.Column("description", sa.String(length=200), nullable=True),
         sa.Column("satisfaction", sa.String(length=20), nullable=True),
         sa.Column("stars", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calls")),
