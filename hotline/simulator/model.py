@@ -46,7 +46,7 @@ class SimChannel:
     connected: Json
     dialplan: Json
     creationtime: str
-    kind: str  # caller | agent | media | snoop
+    kind: str  # caller | agent | citizen (rung through the trunk) | media | snoop
     protocol_id: str = ""
     language: str = "en"
     vars: dict[str, str] = field(default_factory=dict)
@@ -474,7 +474,8 @@ class SimAsterisk:
     ) -> SimChannel:
         self.stats.originates += 1
         ep = self.endpoints.get(endpoint)
-        if ep is None and "@" in endpoint:
+        trunk = ep is None and "@" in endpoint
+        if trunk:
             # A citizen's phone through the trunk (callbacks, follow-up surveys).
             number = endpoint.split("/", 1)[-1].split("@", 1)[0]
             script = self.citizens.get(number, self.citizen_script)
@@ -499,7 +500,7 @@ class SimAsterisk:
                 "app_data": "(Outgoing Line)",
             },
             creationtime=ts(),
-            kind="agent",
+            kind="citizen" if trunk else "agent",
             protocol_id=f"{self.rng.getrandbits(64):x}",
             subscribed=True,
             originated=True,
@@ -698,7 +699,7 @@ class SimAsterisk:
                     ch.connected = line
                     self._ch_event("ChannelConnectedLine", ch)
             kinds = {m.kind for m in members}
-            if "caller" in kinds and "agent" in kinds:
+            if kinds & {"caller", "citizen"} and "agent" in kinds:
                 for m in members:
                     m.bridged_with_agent.set()
         self._start_media(b)

@@ -102,7 +102,8 @@ def position(call: Call, ev: PositionInfo) -> Step:
             return call, [StartTimer("describe", 10.0)]
         return call, again
     if ev.purpose == "describe":
-        if call.described or ev.eta_s is None or ev.eta_s < cfg.describe_min_wait_s:
+        # No estimate means nobody is staffed for the queue: the wait is long.
+        if call.described or (ev.eta_s is not None and ev.eta_s < cfg.describe_min_wait_s):
             return call, []
         pb = _pb(call, "invite")
         return replace(call, activity="invite", activity_pb=pb, described=True), [
