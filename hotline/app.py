@@ -14,6 +14,8 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import time as dtime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from .agent_desk.keys import (
 from .config import Settings
 from .ivr import http as ivr_http
 from .ivr.runtime import BUILT_IN, IvrRuntime
+from .ivr.survey import SurveyPolicy, SurveyScheduler
 from .metrics import Metrics
 from .queue.models import Operator, widening_from_steps
 from .queue.policy import PolicyConfig
@@ -61,6 +64,20 @@ def start_embedded_redis(data_dir: Path) -> tuple[Any, aioredis.Redis]:
     client = aioredis.Redis(unix_socket_path=server.socket_file)
     log.info("embedded Redis %s on %s", server.info()["redis_version"], server.socket_file)
     return server, client
+
+
+SURVEYS = web.AppKey("surveys", SurveyScheduler)
+
+
+def survey_policy(settings: Settings) -> SurveyPolicy:
+    start, end = (dtime.fromisoformat(x) for x in settings.survey_hours.split("-"))
+    return SurveyPolicy(
+        retry_after=tuple(timedelta(hours=h) for h in settings.survey_retry_hours),
+        max_attempts=settings.survey_max_attempts,
+        hours=(start, end),
+        max_concurrent=settings.survey_max_concurrent,
+        per_minute=settings.survey_per_minute,
+    )
 
 
 def _safe_url(url: str) -> str:
@@ -223,10 +240,26 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
             asyncio.create_task(tickets.scheduler.run(), name="ticket-notices"),
             asyncio.create_task(call_log.run(), name="call-log"),
         ]
+        surveys = None
+        if settings.survey_enabled:
+            surveys = SurveyScheduler(
+                tickets.services.store,
+                app[ARI],
+                clock=tickets.services.store.clock,
+                endpoint=settings.callback_endpoint,
+                caller_id=settings.callback_caller_id,
+                policy=survey_policy(settings),
+                interval_s=settings.survey_interval_s,
+            )
+            app[CONTROLLER].surveys = surveys
+            app[SURVEYS] = surveys
+            tasks.append(asyncio.create_task(surveys.run(), name="follow-up-surveys"))
         if tickets.sender is not None:
             tasks.append(asyncio.create_task(tickets.sender.run(), name="ticket-outbox"))
         yield
         tickets.scheduler.stop()
+        if surveys is not None:
+            surveys.stop()
         await call_log.stop()
         if tickets.sender is not None:
             tickets.sender.stop()

@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     callback_offer: bool = True  # offer a callback when the router says the wait is long
     callback_endpoint: str = "PJSIP/{number}@trunk"  # how the citizen is dialled back
     callback_caller_id: str = "12345"
+    survey_enabled: bool = True  # follow-up survey calls for tickets awaiting follow-up
+    survey_hours: str = "09:00-20:00"
+    survey_retry_hours: list[float] = Field(default_factory=lambda: [4.0, 20.0])
+    survey_max_attempts: int = 3
+    survey_max_concurrent: int = 4
+    survey_per_minute: int = 10
+    survey_interval_s: float = 60.0
     post_call_rating: bool = False  # keep the caller for a rating if the operator hangs up
     rating_timeout_s: float = 8.0
     fallback_context: str = "hotline-fallback"

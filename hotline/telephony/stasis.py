@@ -14,10 +14,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..ivr.runtime import IvrRuntime
+
+if TYPE_CHECKING:
+    from ..ivr.survey import SurveyScheduler
 from ..metrics import Metrics
 from ..queue.models import Operator, Task
 from ..queue.router import Router
@@ -395,6 +398,7 @@ class StasisController:
             rating_timeout_s=settings.rating_timeout_s,
         )
         self.recording_owner: dict[str, str] = {}
+        self.surveys: SurveyScheduler | None = None
         self.on_rating: Callable[[CallSummary], Awaitable[None]] | None = None
         self.ivr: IvrRuntime | None = None
         ari.on_event = self.on_event
@@ -414,6 +418,9 @@ class StasisController:
 
     def on_event(self, event: ev.AriEvent) -> None:
         received = time.perf_counter()
+        if self.surveys is not None and self._is_survey(event):
+            self.surveys.on_event(event)
+            return
         match event:
             case ev.StasisStart():
                 self._on_stasis_start(event, received)
@@ -452,6 +459,13 @@ class StasisController:
                 return
             case _:
                 return
+
+    def _is_survey(self, event: ev.AriEvent) -> bool:
+        assert self.surveys is not None
+        if isinstance(event, ev.PlaybackFinished):
+            return self.surveys.owns(event.target_channel() or "")
+        channel = getattr(event, "channel", None)
+        return channel is not None and self.surveys.owns(channel.id)
 
     def _is_citizen_leg(self, channel_id: str) -> bool:
         """The citizen's leg of a callback (it stands in for the caller's channel)."""
