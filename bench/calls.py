@@ -135,6 +135,7 @@ def main() -> int:
     stats = json.loads(sim.stdout.strip().splitlines()[-1])
     first = latency.get("stasis_start_to_first_command", {})
     bridged = latency.get("agent_answer_to_bridged", {})
+    queued = latency.get("flow_to_queued", {})
     lag = latency.get("loop_lag", {})
     placed_rate = stats["calls"] / duration
     summary = {
@@ -147,6 +148,8 @@ def main() -> int:
         "answered_within_15s": stats.get("answered_within_15s"),
         "first_command_p50_ms": first.get("p50_ms"),
         "first_command_p99_ms": first.get("p99_ms"),
+        "flow_to_queued_p50_ms": queued.get("p50_ms"),
+        "flow_to_queued_p99_ms": queued.get("p99_ms"),
         "bridged_p50_ms": bridged.get("p50_ms"),
         "bridged_p99_ms": bridged.get("p99_ms"),
         "loop_lag_p50_ms": lag.get("p50_ms"),
@@ -161,6 +164,8 @@ def main() -> int:
             ("peak concurrent calls", stats["max_active_callers"], ">= 1000"),
             ("StasisStart→first command p50 ms", first.get("p50_ms"), ""),
             ("StasisStart→first command p99 ms", first.get("p99_ms"), "< 20"),
+            ("IVR flow done→queued p50 ms", queued.get("p50_ms"), ""),
+            ("IVR flow done→queued p99 ms", queued.get("p99_ms"), "< 20"),
             ("answer→bridged p50 ms", bridged.get("p50_ms"), ""),
             ("answer→bridged p99 ms", bridged.get("p99_ms"), "< 20"),
             ("event-loop lag p99 ms", lag.get("p99_ms"), "< 50"),

@@ -247,12 +247,12 @@ def _prompt_done(flow: f.Flow, st: IvrState, node: object, ev: PromptDone) -> St
         return st, []
     if st.phase == "readout":
         assert isinstance(node, f.TicketStatusNode)
-        return _enter(flow, st, node.found)
+        return _enter(flow, replace(st, playback_id=""), node.found)
     if st.phase == "closing":
         assert isinstance(node, f.TransferNode | f.HangupNode)
         return _finish(st, node)
     if isinstance(node, f.PlayNode):
-        return _enter(flow, st, node.next)
+        return _enter(flow, replace(st, playback_id=""), node.next)
     if isinstance(node, f.MenuNode | f.CollectNode) and st.phase == "prompt":
         st = replace(_next_seq(st), phase="input", playback_id="")
         return st, [Arm(node.timeout_s, st.token)]

@@ -150,6 +150,9 @@ class CallRunner:
                 self.ctl.latency.observe(
                     "agent_answer_to_bridged", time.perf_counter() - item.received
                 )
+            elif isinstance(cmd, s.Enqueue):
+                # The IVR flow's last event (end of the greeting) → the call is in the queue.
+                self.ctl.latency.observe("flow_to_queued", time.perf_counter() - item.received)
 
     async def _do(self, cmd: s.Command) -> None:
         ari, router, cfg = self.ctl.ari, self.ctl.router, self.ctl.settings
