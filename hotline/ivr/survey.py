@@ -244,6 +244,7 @@ class SurveyScheduler:
                 channel_id=channel,
                 caller_id=self.caller_id,
                 timeout=self.ring_s,
+                variables={"CHANNEL(language)": "zh"},
             )
         except AriError as e:
             log.warning("ticket %s: follow-up call failed: %s", number, e)

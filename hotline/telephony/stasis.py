@@ -264,6 +264,7 @@ class CallRunner:
                         channel_id=channel,
                         caller_id=cfg.callback_caller_id,
                         timeout=int(self.call.config.dial_timeout_s),
+                        variables={"CHANNEL(language)": "zh"},
                     )
                 except AriError as exc:
                     log.warning(

@@ -16,6 +16,7 @@ from hotline.ivr.runtime import BUILT_IN
 from hotline.telephony import session as s
 
 TZ = ZoneInfo("Asia/Shanghai")
+ROOT = Path(__file__).resolve().parents[2]
 MON_10 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
 SUN_23 = datetime(2026, 11, 22, 23, 30, tzinfo=TZ)
 
@@ -268,9 +269,11 @@ def test_shipped_flows_load_and_name_only_prompts_that_exist() -> None:
     flows = load_flows(BUILT_IN)
     assert flows.for_line("12345").name == "12345"
     assert flows.for_line("99999").name == "default"
-    sounds = Path(__file__).resolve().parents[2] / "asterisk-config" / "sounds" / "zh" / "hotline"
+    example = load_flows(ROOT / "deploy" / "ivr-flows.example")
+    assert example.for_line("12345").name == "12345-menu"
+    sounds = ROOT / "asterisk-config" / "sounds" / "zh" / "hotline"
     names = set()
-    for flow in [*flows.by_line.values(), flows.default]:
+    for flow in [*flows.by_line.values(), flows.default, *example.by_line.values()]:
         names |= {p for p in flow.prompts() if ":" not in p}
     names |= {"hotline/ticket-status", *(f"hotline/status-{x}" for x in STATUSES)}
     missing = sorted(n for n in names if not (sounds / f"{n.split('/', 1)[1]}.wav").exists())
@@ -291,3 +294,21 @@ STATUSES = [
     "closed",
     "merged",
 ]
+
+
+def test_every_prompt_named_in_the_code_has_a_sound_file() -> None:
+    import re
+
+    sounds = ROOT / "asterisk-config" / "sounds" / "zh" / "hotline"
+    named: set[str] = set()
+    for path in (ROOT / "hotline").rglob("*.py"):
+        named |= set(re.findall(r"sound:hotline/([\w-]+)", path.read_text(encoding="utf-8")))
+    named.discard("status-")  # built from the ticket's status, checked above
+    assert {
+        "queue-position",
+        "callback-offer",
+        "describe-invite",
+        "rate-call",
+        "survey-question",
+    } <= named
+    assert sorted(n for n in named if not (sounds / f"{n}.wav").exists()) == []
