@@ -76,6 +76,7 @@ def main() -> int:
         "HOTLINE_AMI_PORT": str(ami_port),
         "HOTLINE_HTTP_PORT": str(http_port),
         "HOTLINE_LOG_LEVEL": "WARNING",
+        "HOTLINE_DATABASE_URL": f"sqlite+aiosqlite:///{cfg.parent / 'hotline.sqlite3'}",
     }
     server = subprocess.Popen([hotline, "serve"], env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{http_port}"

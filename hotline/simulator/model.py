@@ -174,6 +174,7 @@ class SimAsterisk:
         self.bridges: dict[str, SimBridge] = {}
         self.playbacks: dict[str, Json] = {}
         self.live_recordings: dict[str, Json] = {}
+        self._channel_recs: dict[str, set[str]] = {}  # channel id → its live recordings
         self.stored_recordings: dict[str, Json] = {}
         self.endpoints: dict[str, SimEndpoint] = {}
         self.sounds = sounds or {}
@@ -334,8 +335,8 @@ class SimAsterisk:
         ch = self.channels.get(channel_id)
         if ch is not None:
             self._ch_event("ChannelDtmfReceived", ch, digit=digit, duration_ms=duration_ms)
-            for name, rec in list(self.live_recordings.items()):
-                if rec["target_uri"] == f"channel:{ch.id}" and digit in rec.get("_terminate", ""):
+            for name in list(self._channel_recs.get(ch.id, ())):
+                if digit in self.live_recordings[name].get("_terminate", ""):
                     self.stop_recording(name)
 
     # -- REST operations -----------------------------------------------------------------
@@ -365,9 +366,8 @@ class SimAsterisk:
         for pb_id, pb in list(self.playbacks.items()):
             if pb["target_uri"] == f"channel:{ch.id}":
                 self._finish_playback(pb_id)
-        for name, rec in list(self.live_recordings.items()):
-            if rec["target_uri"] == f"channel:{ch.id}":
-                self.stop_recording(name)
+        for name in list(self._channel_recs.get(ch.id, ())):
+            self.stop_recording(name)
         if ch.bridge:
             self._leave_bridge(ch)
         if ch.in_stasis:
@@ -776,6 +776,7 @@ class SimAsterisk:
             "_terminate": terminate_on,
         }
         self.live_recordings[name] = rec
+        self._channel_recs.setdefault(ch.id, set()).add(name)
 
         def started() -> None:
             if name in self.live_recordings:
@@ -795,6 +796,12 @@ class SimAsterisk:
         rec = self.live_recordings.pop(name, None)
         if rec is None:
             raise SimError(404, "Recording not found")
+        target = rec["target_uri"].removeprefix("channel:")
+        names = self._channel_recs.get(target)
+        if names is not None:
+            names.discard(name)
+            if not names:
+                del self._channel_recs[target]
         rec["state"] = "done"
         duration = round(time.time() - rec["_started"])
         self.stored_recordings[name] = {

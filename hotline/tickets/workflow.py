@@ -11,9 +11,33 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from hotline.tickets import deadlines as dl
+from hotline.tickets.actions import (  # re-exported: callers use workflow.Dispatch etc.
+    Action,
+    Answer,
+    Appeal,
+    Close,
+    Comment,
+    Contact,
+    CoReply,
+    DecideAppeal,
+    DecideExtension,
+    Dispatch,
+    Escalate,
+    Merge,
+    PassDown,
+    Rate,
+    Redo,
+    Reopen,
+    Reply,
+    RequestExtension,
+    Return,
+    Review,
+    SignFor,
+    Supervise,
+)
 from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.exceptions import Forbidden, IllegalTransition, InvalidInput
 from hotline.tickets.models import (
@@ -76,147 +100,6 @@ class Outcome:
     action: str
     note: str = ""
     records: tuple[Record, ...] = ()
-
-
-class Action:
-    name: ClassVar[str]
-
-
-@dataclass(frozen=True)
-class Answer(Action):
-    name = "answer"
-    text: str
-
-
-@dataclass(frozen=True)
-class Dispatch(Action):
-    name = "dispatch"
-    lead: int
-    co_handlers: tuple[int, ...] = ()
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class SignFor(Action):
-    name = "sign"
-
-
-@dataclass(frozen=True)
-class Return(Action):
-    name = "return"
-    reason: str
-
-
-@dataclass(frozen=True)
-class Escalate(Action):
-    name = "escalate"
-    reason: str
-
-
-@dataclass(frozen=True)
-class PassDown(Action):
-    name = "pass_down"
-    to: int
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Contact(Action):
-    name = "contact"
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class RequestExtension(Action):
-    name = "request_extension"
-    days: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class DecideExtension(Action):
-    name = "decide_extension"
-    approve: bool
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class CoReply(Action):
-    name = "co_reply"
-    text: str
-
-
-@dataclass(frozen=True)
-class Reply(Action):
-    name = "reply"
-    text: str
-
-
-@dataclass(frozen=True)
-class Review(Action):
-    name = "review"
-    accept: bool
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class Rate(Action):
-    name = "rate"
-    satisfaction: Satisfaction
-    stars: int | None = None
-    source: str = "operator"  # operator, ivr, survey, web
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Redo(Action):
-    name = "redo"
-    reason: str
-
-
-@dataclass(frozen=True)
-class Supervise(Action):
-    name = "supervise"
-    form: SupervisionForm
-    note: str
-
-
-@dataclass(frozen=True)
-class Close(Action):
-    name = "close"
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Reopen(Action):
-    name = "reopen"
-    reason: str
-
-
-@dataclass(frozen=True)
-class Appeal(Action):
-    name = "appeal"
-    reason: str
-    evidence: str = ""
-
-
-@dataclass(frozen=True)
-class DecideAppeal(Action):
-    name = "decide_appeal"
-    upheld: bool
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Merge(Action):
-    name = "merge"
-    into: str
-
-
-@dataclass(frozen=True)
-class Comment(Action):
-    name = "comment"
-    text: str
 
 
 Handler = Callable[[TicketState, Any, Actor, datetime, Rules], Outcome]
@@ -597,3 +480,38 @@ def is_overdue(state: TicketState, now: datetime) -> bool:
     return (
         state.status in HANDLING_STATUSES and state.reply_due is not None and now > state.reply_due
     )
+
+
+__all__ = [
+    "Action",
+    "Answer",
+    "Appeal",
+    "Close",
+    "CoReply",
+    "Comment",
+    "Contact",
+    "DecideAppeal",
+    "DecideExtension",
+    "DepartmentTree",
+    "Dispatch",
+    "Escalate",
+    "Merge",
+    "Outcome",
+    "PassDown",
+    "Rate",
+    "Record",
+    "Redo",
+    "Reopen",
+    "Reply",
+    "RequestExtension",
+    "Return",
+    "Review",
+    "Rules",
+    "SignFor",
+    "Supervise",
+    "SupervisionForm",
+    "allowed_actions",
+    "apply",
+    "diff",
+    "is_overdue",
+]

@@ -1,0 +1,105 @@
+"""Ticket draft extraction over 61 written call transcripts; accuracy per field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hotline.asr.draft import DraftRules, Utterance, join_words, make_draft, mask
+
+CASES = yaml.safe_load((Path(__file__).with_name("draft_cases.yaml")).read_text(encoding="utf-8"))
+RULES = DraftRules.load()
+LOCATION_FIELDS = ("district", "street", "road", "compound")
+
+
+def utterances(case: dict[str, Any]) -> list[Utterance]:
+    out = [Utterance("caller", case["caller"])]
+    if "operator" in case:
+        out.append(Utterance("operator", case["operator"]))
+    if "caller2" in case:
+        out.append(Utterance("caller", case["caller2"]))
+    return out
+
+
+def accuracy() -> dict[str, tuple[int, int]]:
+    score: dict[str, list[int]] = {
+        f: [0, 0] for f in ("kind", "category", "urgent", "location", "masking")
+    }
+    for case in CASES:
+        d = make_draft(utterances(case), RULES)
+        for name, got in (("kind", d.kind), ("category", d.category), ("urgent", d.urgent)):
+            score[name][1] += 1
+            score[name][0] += got == case[name]
+        expected = {f: case[f] for f in LOCATION_FIELDS if f in case}
+        if expected:
+            score["location"][1] += 1
+            score["location"][0] += all(getattr(d.location, f) == v for f, v in expected.items())
+        if "masked_away" in case:
+            score["masking"][1] += 1
+            score["masking"][0] += all(
+                join_words(s) not in d.summary and join_words(s) not in d.content
+                for s in case["masked_away"]
+            )
+    return {k: (v[0], v[1]) for k, v in score.items()}
+
+
+def test_accuracy_per_field_on_the_written_transcripts() -> None:
+    result = accuracy()
+    print("\nfield       correct / cases")
+    for name, (ok, n) in result.items():
+        print(f"{name:<10} {ok:>4} / {n:<4} {ok / n:6.1%}")
+    assert len(CASES) >= 60
+    assert result["masking"][0] == result["masking"][1]  # personal data never leaks
+    assert result["urgent"][0] == result["urgent"][1]  # an urgent call is never missed
+    for name in ("kind", "category", "location"):
+        ok, n = result[name]
+        assert ok / n >= 0.85, f"{name}: {ok}/{n}"
+
+
+def test_vosk_spacing_removed_but_latin_words_kept() -> None:
+    assert join_words("我 想 问 一下 社保卡") == "我想问一下社保卡"
+    assert join_words("地铁 3 号线 ATM machine") == "地铁3号线 ATM machine"
+
+
+@pytest.mark.parametrize(
+    ("text", "hidden", "kept"),
+    [
+        ("电话13800138000", "13800138000", "138****8000"),
+        ("一 三 八 零 零 一 三 八 零 零 零", "13800138000", "138****8000"),
+        ("身份证340104199003071234", "340104199003071234", "3401**********1234"),
+        ("卡号 6222 0212 3456 7890 123", "6222021234567890123", "6222***********0123"),
+        ("座机0551-62345678", "62345678", "055*******78"),
+    ],
+)
+def test_masking(text: str, hidden: str, kept: str) -> None:
+    out = mask(join_words(text))
+    assert hidden not in out.replace(" ", "") and kept in out
+
+
+def test_summary_names_place_and_problem_and_marks_urgency() -> None:
+    d = make_draft(
+        [
+            Utterance("caller", "嗯 我 家 厨房 闻到 煤气 味道 好像 泄漏 了"),
+            Utterance("caller", "瑶海区 明光小区"),
+        ],
+        RULES,
+    )
+    assert d.urgent and d.urgent_reasons == ("gas",)
+    assert d.summary.startswith("【紧急】市民来电反映瑶海区明光小区")
+    assert d.department == "water" and d.location.district == "瑶海区"
+    assert "嗯" not in d.content
+
+
+def test_rules_are_data_a_deployment_can_replace(tmp_path: Path) -> None:
+    for name in ("taxonomy.toml", "rules.toml"):
+        (tmp_path / name).write_text((Path(RULES_DIR) / name).read_text(encoding="utf-8"))
+    (tmp_path / "gazetteer.toml").write_text('districts = ["东城区"]\n', encoding="utf-8")
+    rules = DraftRules.load(tmp_path)
+    d = make_draft([Utterance("caller", "东城区 这边 路灯 坏 了")], rules)
+    assert d.location.district == "东城区"
+
+
+RULES_DIR = Path(__file__).resolve().parents[2] / "hotline" / "asr" / "data"
