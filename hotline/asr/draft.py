@@ -20,8 +20,13 @@ import jieba
 DATA = Path(__file__).with_name("data")
 CN_DIGITS = "零〇一二三四五六七八九幺两"
 _CN_VALUE = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {
-    "〇": "0", "幺": "1", "两": "2"}
-FILLERS = re.compile(r"(嗯+|啊+|呃+|哦+|那个|就是说|就是|然后呢|然后|对对对|对吧|喂+|你好)[，,。\s]*")
+    "〇": "0",
+    "幺": "1",
+    "两": "2",
+}
+FILLERS = re.compile(
+    r"(嗯+|啊+|呃+|哦+|那个|就是说|就是|然后呢|然后|对对对|对吧|喂+|你好)[，,。\s]*"
+)
 _SPACE_IN_CJK = re.compile(r"(?<=[\u4e00-\u9fff\d])\s+(?=[\u4e00-\u9fff\d])")
 
 
@@ -71,8 +76,15 @@ class DraftRules:
         tax = tomllib.loads((folder / "taxonomy.toml").read_text(encoding="utf-8"))
         gaz = tomllib.loads((folder / "gazetteer.toml").read_text(encoding="utf-8"))
         rules = tomllib.loads((folder / "rules.toml").read_text(encoding="utf-8"))
-        out = cls(tax["category"], rules["urgent"], rules["kind"], gaz["districts"],
-                  gaz.get("streets", {}), gaz.get("roads", {}), gaz.get("compounds", {}))
+        out = cls(
+            tax["category"],
+            rules["urgent"],
+            rules["kind"],
+            gaz["districts"],
+            gaz.get("streets", {}),
+            gaz.get("roads", {}),
+            gaz.get("compounds", {}),
+        )
         for word in out.vocabulary:
             jieba.add_word(word, freq=50_000)
         return out
@@ -157,7 +169,8 @@ def categorise(text: str, tokens: set[str], rules: DraftRules) -> tuple[str | No
 
 def urgency(text: str, rules: DraftRules) -> tuple[str, ...]:
     return tuple(
-        str(rule["name"]) for rule in rules.urgent
+        str(rule["name"])
+        for rule in rules.urgent
         if all(any(w in text for w in group) for group in rule["groups"])
     )
 
@@ -195,8 +208,10 @@ def locate(text: str, rules: DraftRules) -> Location:
                 if district:
                     break
         if district is None and road:
-            district = next((d for d, names in rules.roads.items()
-                             if any(road.startswith(r) for r in names)), None)
+            district = next(
+                (d for d, names in rules.roads.items() if any(road.startswith(r) for r in names)),
+                None,
+            )
     return Location(district, street, road, compound)
 
 
