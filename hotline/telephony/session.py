@@ -106,7 +106,8 @@ def _to_queue(call: Call, q: ivr.Queue | None = None) -> Step:
         enqueue = Enqueue(call.call_id, q.skill, q.priority, q.language)
     done = replace(call.ivr, phase="done", playback_id="") if call.ivr else None
     call = replace(call, state=CallState.QUEUED, playback_id="", ivr=done)
-    return call, [*cmds, StartMoh(call.call_id), enqueue, *waiting.queue_timers(call)]
+    # Into the queue first, then the music: routing starts one Asterisk round trip sooner.
+    return call, [*cmds, enqueue, StartMoh(call.call_id), *waiting.queue_timers(call)]
 
 
 def _ivr_commands(call: Call, actions: list[ivr.IvrAction]) -> Step:
