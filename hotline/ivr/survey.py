@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
+from hotline.ivr.engine import Arm, Hangup, Say, Silence
 from hotline.telephony import events as ev
 from hotline.telephony.ari import AriClient
 from hotline.telephony.exceptions import AriError
@@ -65,34 +66,12 @@ def due(attempts: list[datetime], now: datetime, policy: SurveyPolicy) -> bool:
 
 
 @dataclass(frozen=True)
-class Play:
-    media: str
-    playback_id: str
-
-
-@dataclass(frozen=True)
-class Stop:
-    playback_id: str
-
-
-@dataclass(frozen=True)
-class Arm:
-    seconds: float
-    token: str
-
-
-@dataclass(frozen=True)
-class HangUp:
-    pass
-
-
-@dataclass(frozen=True)
 class Result:
     outcome: str  # answered, refused
     digit: str = ""
 
 
-SurveyCommand = Play | Stop | Arm | HangUp | Result
+SurveyCommand = Say | Silence | Arm | Hangup | Result
 
 
 @dataclass(frozen=True)
@@ -112,8 +91,12 @@ class SurveyCall:
 
     def answered(self) -> tuple[SurveyCall, list[SurveyCommand]]:
         call, pb = self._pb()
-        media = f"sound:hotline/survey-intro,digits:{self.number},sound:hotline/survey-question"
-        return replace(call, phase="question", playback_id=pb), [Play(media, pb)]
+        media = (
+            "sound:hotline/survey-intro",
+            f"digits:{self.number}",
+            "sound:hotline/survey-question",
+        )
+        return replace(call, phase="question", playback_id=pb), [Say(media, pb)]
 
     def playback_done(self, pb: str) -> tuple[SurveyCall, list[SurveyCommand]]:
         if pb != self.playback_id:
@@ -121,7 +104,7 @@ class SurveyCall:
         if self.phase == "question":
             return self, [Arm(self.timeout_s, f"{self.channel}:{self.seq}")]
         if self.phase == "thanks":
-            return replace(self, phase="done"), [HangUp(), Result("answered", self.digit)]
+            return replace(self, phase="done"), [Hangup(), Result("answered", self.digit)]
         return self, []
 
     def dtmf(self, digit: str) -> tuple[SurveyCall, list[SurveyCommand]]:
@@ -130,9 +113,9 @@ class SurveyCall:
         if digit not in GRADES:
             return self._again()
         call, pb = self._pb()
-        stop: list[SurveyCommand] = [Stop(self.playback_id)] if self.playback_id else []
+        stop: list[SurveyCommand] = [Silence(self.playback_id)] if self.playback_id else []
         call = replace(call, phase="thanks", playback_id=pb, digit=digit)
-        return call, [*stop, Play("sound:hotline/survey-thanks", pb)]
+        return call, [*stop, Say(("sound:hotline/survey-thanks",), pb)]
 
     def timeout(self, token: str) -> tuple[SurveyCall, list[SurveyCommand]]:
         if self.phase != "question" or token != f"{self.channel}:{self.seq}":
@@ -141,11 +124,11 @@ class SurveyCall:
 
     def _again(self) -> tuple[SurveyCall, list[SurveyCommand]]:
         if self.tries >= 1:
-            return replace(self, phase="done"), [HangUp(), Result("refused")]
+            return replace(self, phase="done"), [Hangup(), Result("refused")]
         call, pb = self._pb()
-        stop: list[SurveyCommand] = [Stop(self.playback_id)] if self.playback_id else []
+        stop: list[SurveyCommand] = [Silence(self.playback_id)] if self.playback_id else []
         call = replace(call, tries=self.tries + 1, playback_id=pb)
-        return call, [*stop, Play("sound:hotline/invalid,sound:hotline/survey-question", pb)]
+        return call, [*stop, Say(("sound:hotline/invalid", "sound:hotline/survey-question"), pb)]
 
     def hung_up(self) -> tuple[SurveyCall, list[SurveyCommand]]:
         if self.phase == "done":
@@ -290,9 +273,9 @@ class SurveyScheduler:
     async def _do(self, channel: str, active: Active, cmd: SurveyCommand) -> None:
         try:
             match cmd:
-                case Play(media, pb):
-                    await self.ari.play(channel, media, playback_id=pb)
-                case Stop(pb):
+                case Say(media, pb):
+                    await self.ari.play(channel, ",".join(media), playback_id=pb)
+                case Silence(pb):
                     await self.ari.stop_playback(pb)
                 case Arm(seconds, token):
                     loop = asyncio.get_running_loop()
@@ -302,7 +285,7 @@ class SurveyScheduler:
                     active.timers["q"] = loop.call_later(
                         seconds, lambda: self._apply(channel, lambda c: c.timeout(token))
                     )
-                case HangUp():
+                case Hangup():
                     await self.ari.hangup(channel)
                 case Result(outcome, digit):
                     for h in active.timers.values():

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hotline.ivr.survey import HangUp, Play, Result, Stop, SurveyCall, SurveyPolicy, due
+from hotline.ivr.engine import Hangup, Say, Silence
+from hotline.ivr.survey import Result, SurveyCall, SurveyPolicy, due
 
 TZ = ZoneInfo("Asia/Shanghai")
 P = SurveyPolicy()
@@ -40,16 +41,16 @@ def test_answered_and_rated() -> None:
     c = SurveyCall("ch", "2026112300001")
     c, cmds = c.answered()
     assert cmds == [
-        Play(
-            "sound:hotline/survey-intro,digits:2026112300001,sound:hotline/survey-question",
+        Say(
+            ("sound:hotline/survey-intro", "digits:2026112300001", "sound:hotline/survey-question"),
             c.playback_id,
         )
     ]
     first_pb = c.playback_id
     c, cmds = c.dtmf("2")  # barge-in during the question
-    assert cmds[0] == Stop(first_pb) and cmds[1].media == "sound:hotline/survey-thanks"  # type: ignore[union-attr]
+    assert cmds[0] == Silence(first_pb) and cmds[1].media == ("sound:hotline/survey-thanks",)  # type: ignore[union-attr]
     c, cmds = c.playback_done(c.playback_id)
-    assert cmds == [HangUp(), Result("answered", "2")]
+    assert cmds == [Hangup(), Result("answered", "2")]
 
 
 def test_wrong_key_then_silence_is_a_refusal() -> None:
@@ -59,7 +60,7 @@ def test_wrong_key_then_silence_is_a_refusal() -> None:
     c, cmds = c.playback_done(c.playback_id)
     token = cmds[0].token  # type: ignore[union-attr]
     c, cmds = c.timeout(token)
-    assert cmds == [HangUp(), Result("refused")]
+    assert cmds == [Hangup(), Result("refused")]
     assert c.dtmf("1") == (c, [])  # too late
 
 
