@@ -59,6 +59,7 @@ class CallSummary:
     wait_s: float | None = None
     talk_s: float | None = None
     recording: str = ""
+    queue: str = ""  # the queue it waited in (the line's skill, or the IVR flow's choice)
     description: str = ""  # the caller's own words recorded while waiting (for ASR)
     stars: int | None = None  # post-call rating, 5 very satisfied … 1 very unsatisfied
     callback: bool = False
@@ -179,8 +180,9 @@ class CallRunner:
                 )
                 kept = await router.enqueue(task)
                 self.enqueued_at = kept.enqueued_at
+                self.summary.queue = kept.queue
                 if kept.enqueued_at == task.enqueued_at:
-                    m.calls_offered.labels(queue=line.skill, line=self.call.line).inc()
+                    m.calls_offered.labels(**self._labels()).inc()
             case s.LeaveQueue(call_id, reason):
                 await self._leave_queue(call_id, reason)
             case s.Originate(endpoint, agent_channel, call_id, operator_id):
@@ -208,8 +210,7 @@ class CallRunner:
                     wait = self.ctl.clock() - self.enqueued_at
                 self.summary.answered_at, self.summary.wait_s = time.time(), wait
                 self.summary.operator_id, self.summary.outcome = operator_id, "answered"
-                line = cfg.line(self.call.line)
-                labels = {"queue": line.skill, "line": self.call.line}
+                labels = self._labels()
                 m.calls_answered.labels(**labels).inc()
                 if wait <= cfg.sla_seconds:
                     m.calls_answered_within_sla.labels(**labels).inc()
@@ -282,6 +283,12 @@ class CallRunner:
                     "call %s finished (%s) with %s after %.1fs", call_id, outcome, operator_id, talk
                 )
 
+    def _labels(self) -> dict[str, str]:
+        """Metric labels: the queue the call actually waited in (the IVR may have chosen
+        it), else the line's."""
+        queue = self.summary.queue or self.ctl.settings.line(self.call.line).skill
+        return {"queue": queue, "line": self.call.line}
+
     async def _lookup(self, number: str) -> None:
         status = None
         try:
@@ -296,8 +303,7 @@ class CallRunner:
         if reason != "abandon":
             return
         wait = self.ctl.clock() - (removed[2] if removed else self.enqueued_at)
-        line = self.ctl.settings.line(self.call.line)
-        labels = {"queue": line.skill, "line": self.call.line}
+        labels = self._labels()
         self.ctl.metrics.calls_abandoned.labels(**labels).inc()
         if wait < self.ctl.settings.short_abandon_seconds:
             self.ctl.metrics.calls_short_abandoned.labels(**labels).inc()

@@ -32,7 +32,7 @@ def row(c: CallSummary) -> dict[str, Any]:
         "call_id": c.call_id,
         "channel_id": c.call_id,
         "line": c.line,
-        "queue": None,
+        "queue": c.queue or None,
         "caller": c.caller[:40] or None,
         "operator_id": c.operator_id or None,
         "started_at": _ts(c.started_at),

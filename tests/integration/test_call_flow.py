@@ -51,6 +51,7 @@ async def test_given_a_ready_operator_when_a_citizen_calls_then_they_are_connect
     assert op.calls_today == 1
     row = await wait_for(_call_row(srv, caller.id), what="call record in SQL")
     assert row.outcome == "answered" and row.operator_id == "1001" and row.line == "12345"
+    assert row.queue == "general"
     assert row.caller == "13800138000" and row.recording == f"call-{caller.id}"
     assert row.talk_s > 0 and 0 <= row.wait_s < 5 and row.ended_at >= row.answered_at
 

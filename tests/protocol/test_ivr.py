@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from hotline.agent_desk.keys import CONTROLLER, STORE
+from hotline.agent_desk.keys import CONTROLLER, METRICS, STORE
 from hotline.queue.models import OperatorState
 from hotline.tickets.http import SERVICES
 from hotline.tickets.models import Actor, Role
@@ -57,6 +57,11 @@ async def test_emergency_branch_switched_on_at_runtime_is_heard_by_the_next_call
 
     op = await wait_for(on_call, what="emergency seat on the call")
     assert op.call_id == second.id  # the specialist seat, by the flow's skill
+    # Counted in the queue it actually waited in, not the line's default.
+    registry = srv[METRICS].registry
+    labels = {"queue": "emergency", "line": "12345"}
+    assert registry.get_sample_value("hotline_calls_offered_total", labels) == 1
+    assert registry.get_sample_value("hotline_calls_answered_total", labels) == 1
     await api(srv, "PUT", "/api/ivr/flags/emergency", {"on": False})
     third = standin.sim.incoming_call("13800000003", "12345")
     standin.sim.remote_hangup(first.id)
