@@ -14,8 +14,6 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import time as dtime
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,17 +65,6 @@ def start_embedded_redis(data_dir: Path) -> tuple[Any, aioredis.Redis]:
 
 
 SURVEYS = web.AppKey("surveys", SurveyScheduler)
-
-
-def survey_policy(settings: Settings) -> SurveyPolicy:
-    start, end = (dtime.fromisoformat(x) for x in settings.survey_hours.split("-"))
-    return SurveyPolicy(
-        retry_after=tuple(timedelta(hours=h) for h in settings.survey_retry_hours),
-        max_attempts=settings.survey_max_attempts,
-        hours=(start, end),
-        max_concurrent=settings.survey_max_concurrent,
-        per_minute=settings.survey_per_minute,
-    )
 
 
 def _safe_url(url: str) -> str:
@@ -248,7 +235,7 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
                 clock=tickets.services.store.clock,
                 endpoint=settings.callback_endpoint,
                 caller_id=settings.callback_caller_id,
-                policy=survey_policy(settings),
+                policy=SurveyPolicy.from_settings(settings),
                 interval_s=settings.survey_interval_s,
             )
             app[CONTROLLER].surveys = surveys

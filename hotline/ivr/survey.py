@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
+from hotline.config import Settings
 from hotline.ivr.engine import Arm, Hangup, Say, Silence
 from hotline.telephony import events as ev
 from hotline.telephony.ari import AriClient
@@ -45,6 +46,17 @@ class SurveyPolicy:
     max_concurrent: int = 4
     per_minute: int = 10
     question_timeout_s: float = 8.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SurveyPolicy:
+        start, end = (time.fromisoformat(x) for x in settings.survey_hours.split("-"))
+        return cls(
+            retry_after=tuple(timedelta(hours=h) for h in settings.survey_retry_hours),
+            max_attempts=settings.survey_max_attempts,
+            hours=(start, end),
+            max_concurrent=settings.survey_max_concurrent,
+            per_minute=settings.survey_per_minute,
+        )
 
 
 def in_hours(now: datetime, policy: SurveyPolicy) -> bool:

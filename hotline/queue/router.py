@@ -348,7 +348,8 @@ class Router:
 
     async def waiting_info(self, call_id: str) -> tuple[int, float | None, bool]:
         """Callers ahead, estimated wait (None if unknown) and whether to offer a callback."""
-        await self.update_estimates()
+        # A call not estimated yet must not read as "nobody staffed, endless wait".
+        await self.update_estimates(force=call_id not in self.estimates)
         position, ewt = self.estimates.get(call_id, (0, float("inf")))
         eta = None if ewt == float("inf") else ewt
         offer = self._escalated.get(call_id, "none") in ("callback", "divert")

@@ -161,21 +161,19 @@ class StasisController:
     def _on_stasis_start(self, event: ev.StasisStart, received: float) -> None:
         ch = event.channel
         kind = event.args[0] if event.args else "inbound"
-        if kind == "agent" and len(event.args) >= 2:
+        if kind in ("agent", "callback") and len(event.args) >= 2:
+            # An operator's phone, or the citizen rung back: a leg of a call we placed.
             runner = self.calls.get(event.args[1])
             if runner is None or self.channel_owner.get(ch.id) != runner.call_id:
-                log.warning("agent channel %s for unknown call; hanging up", ch.id)
+                log.warning("%s channel %s for unknown call; hanging up", kind, ch.id)
                 self._background(self._quiet_hangup(ch.id))
                 return
-            runner.put(s.AgentAnswered(ch.id, self.clock()), received)
-            return
-        if kind == "callback" and len(event.args) >= 2:
-            runner = self.calls.get(event.args[1])
-            if runner is None or self.channel_owner.get(ch.id) != runner.call_id:
-                log.warning("callback channel %s for unknown call; hanging up", ch.id)
-                self._background(self._quiet_hangup(ch.id))
-                return
-            runner.put(s.CitizenAnswered(ch.id), received)
+            leg: s.Event = (
+                s.AgentAnswered(ch.id, self.clock())
+                if kind == "agent"
+                else s.CitizenAnswered(ch.id)
+            )
+            runner.put(leg, received)
             return
         if kind != "inbound":
             return  # snoop / externalMedia legs belong to the ASR pipeline
