@@ -32,6 +32,7 @@ from .agent_desk.keys import (
     SETTINGS,
     STORE,
 )
+from .asr import service as asr_service
 from .config import Settings
 from .ivr import http as ivr_http
 from .ivr.runtime import BUILT_IN, IvrRuntime
@@ -255,5 +256,27 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
             task.cancel()
         await tickets.engine.dispose()
 
-    app.cleanup_ctx.extend([redis_ctx, routing_ctx, tickets_ctx, ami_ctx, loop_lag_ctx])
+    async def asr_ctx(app: web.Application) -> AsyncIterator[None]:
+        """Live transcripts; without a model (or if the workers cannot start) calls go on
+        without them."""
+        live = None
+        if settings.asr_enabled:
+
+            async def publish(event: str, now: float, **data: Any) -> None:
+                await app[STORE].publish(event, now, **data)
+
+            try:
+                live = await asr_service.start(settings, app[ARI], publish, app[METRICS])
+            except Exception as exc:
+                log.error("speech recognition off: %s", exc)
+        if live is not None:
+            ctl = app[CONTROLLER]
+            ctl.on_connected = live.transcriber.connected
+            if ctl.on_call_end is not None:
+                ctl.on_call_end = asr_service.with_transcript(live.transcriber, ctl.on_call_end)
+        yield
+        if live is not None:
+            await live.stop()
+
+    app.cleanup_ctx.extend([redis_ctx, routing_ctx, tickets_ctx, asr_ctx, ami_ctx, loop_lag_ctx])
     return app

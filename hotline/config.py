@@ -78,6 +78,20 @@ class Settings(BaseSettings):
         default="../shared/models/vosk-model-small-cn-0.22",
         validation_alias=AliasChoices("HOTLINE_ASR_MODEL", "ASR_MODEL"),
     )
+    # Speech recognition (live transcripts of both sides of each answered call)
+    asr_enabled: bool = True  # off, or no model at asr_model: calls work, no transcripts
+    asr_workers: int = 2  # recogniser processes
+    asr_share_model: bool = True  # load once and fork (pages shared); False: one per worker
+    asr_max_streams: int = 6  # live streams per worker; more wait for post-call
+    asr_max_backlog_s: float = 3.0  # a worker this far behind sheds its newest stream
+    asr_beam: float | None = 8.0  # decoder settings; None keeps the model's model.conf
+    asr_max_active: int | None = 1000
+    asr_lattice_beam: float | None = 2.0
+    asr_rtp_host: str = "127.0.0.1"  # our RTP receiver's address
+    asr_rtp_port: int = 40000  # 0: any free port
+    asr_rtp_advertise: str = ""  # host:port Asterisk sends to, if not the receiver's own
+    asr_idle_s: float = 1.0  # a stream silent this long has its utterance finalised
+    recordings_dir: str = "/var/spool/asterisk/recording"  # where Asterisk writes recordings
 
     # Web
     http_host: str = "127.0.0.1"

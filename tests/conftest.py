@@ -142,6 +142,8 @@ def make_settings(standin: StandIn, redis_url: str, **overrides: Any) -> Setting
         reconnect_max_s=0.5,
         operators=seats(3),
         data_dir=Path(tempfile.mkdtemp(prefix="hotline-test-")),
+        asr_enabled=False,  # tests of speech recognition turn it on
+        asr_rtp_port=0,
     )
     base["database_url"] = f"sqlite+aiosqlite:///{base['data_dir'] / 'hotline.sqlite3'}"
     base.update(overrides)

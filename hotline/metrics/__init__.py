@@ -116,6 +116,35 @@ class Metrics:
             registry=r,
         )
 
+        self.rtp_packets = Counter(
+            "hotline_asr_rtp_packets", "RTP packets received for speech recognition", registry=r
+        )
+        self.rtp_dropped = Counter(
+            "hotline_asr_rtp_dropped",
+            "RTP datagrams dropped (unknown_source, short, version, payload_type, "
+            "payload_size, late, duplicate)",
+            ["reason"],
+            registry=r,
+        )
+        self.rtp_lost = Counter(
+            "hotline_asr_rtp_lost_frames", "RTP frames missing, filled with silence", registry=r
+        )
+        self.asr_streams = Gauge(
+            "hotline_asr_live_streams", "Audio streams decoded live now", registry=r
+        )
+        self.asr_streams_total = Counter(
+            "hotline_asr_streams",
+            "Call sides offered to live recognition, by outcome (live, refused, degraded)",
+            ["outcome"],
+            registry=r,
+        )
+        self.asr_segments = Counter(
+            "hotline_asr_segments", "Transcript segments produced", ["kind"], registry=r
+        )
+        self.asr_backlog = Gauge(
+            "hotline_asr_backlog_seconds", "Audio queued for the busiest ASR worker", registry=r
+        )
+
     def init_lines(self, lines: list[tuple[str, str]]) -> None:
         """Create every (queue, line) series at zero, so dashboards and rate() see them
         before the first call."""

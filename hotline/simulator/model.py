@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import logging
 import random
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -113,6 +114,7 @@ class SeatScript:
     answer_delay_s: float = 1.0
     answer_prob: float = 1.0
     talk_s: float = 0.0  # >0: the operator hangs up after this long (else the caller does)
+    speech: str = ""  # WAV (16 kHz) the operator "speaks", for externalMedia RTP
 
 
 @dataclass
@@ -190,6 +192,7 @@ class SimAsterisk:
         self._seq = itertools.count()
         self._epoch = int(time.time())
         self._rtp_senders: dict[str, Any] = {}
+        self._media_socks: dict[str, socket.socket] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- plumbing ------------------------------------------------------------------------
@@ -506,6 +509,7 @@ class SimAsterisk:
             originated=True,
             endpoint=endpoint,
             app_args=app_args,
+            speech=ep.script.speech,
         )
         self.channels[ch.id] = ch
         ep.channel_ids.append(ch.id)
@@ -567,7 +571,10 @@ class SimAsterisk:
             raise SimError(400, "external_host is required")
         if fmt != "slin16":
             raise SimError(422, "The format specified is unknown on this system")
-        local_port = 10000 + 2 * (next(self._seq) % 5000)
+        # Asterisk sends from the address it reports in UNICASTRTP_LOCAL_*; so do we.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        local_port = sock.getsockname()[1]
         ch = SimChannel(
             id=channel_id or self._uniqueid(),
             name=f"UnicastRTP/{external_host}-0x{self.rng.getrandbits(44):x}",
@@ -592,6 +599,7 @@ class SimAsterisk:
             },
         )
         ch.vars["EXTERNAL_HOST"] = external_host
+        self._media_socks[ch.id] = sock
         self.channels[ch.id] = ch
         reply = ch.to_json()
         ch.channelvars = None
@@ -620,7 +628,8 @@ class SimAsterisk:
             ch.in_stasis = True
             self.emit("StasisStart", {"args": [], "channel": ch.to_json()}, ch)
 
-        self.later(0.001, enter)
+        # As recorded: the channel is up and in Stasis before the REST reply is sent.
+        enter()
         return ch, reply
 
     def snoop(self, channel_id: str, snoop_id: str | None, spy: str, app_args: str) -> SimChannel:
@@ -863,7 +872,8 @@ class SimAsterisk:
         for m in members:
             if m.kind == "media" and m.id not in self._rtp_senders:
                 host, port = m.vars["EXTERNAL_HOST"].rsplit(":", 1)
-                sender = RtpSender((host, int(port)), speech or None, self.stats)
+                sock = self._media_socks.pop(m.id, None)
+                sender = RtpSender((host, int(port)), speech or None, self.stats, sock=sock)
                 self._rtp_senders[m.id] = sender
                 self.spawn(sender.run())
 
@@ -871,6 +881,9 @@ class SimAsterisk:
         sender = self._rtp_senders.pop(channel_id, None)
         if sender is not None:
             sender.stop()
+        sock = self._media_socks.pop(channel_id, None)
+        if sock is not None:
+            sock.close()
 
     # -- AMI views -----------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import struct
 import sys
 import time
@@ -12,10 +13,7 @@ import wave
 from array import array
 from typing import Any
 
-PAYLOAD_TYPE = 118
-FRAME_BYTES = 640
-FRAME_SAMPLES = 320
-FRAME_S = 0.020
+from hotline.asr.rtp import FRAME_BYTES, FRAME_S, FRAME_SAMPLES, PAYLOAD_TYPE
 
 
 def load_slin16_be(path: str) -> bytes:
@@ -41,9 +39,15 @@ class RtpSender:
     """Streams a WAV (or silence) to ``addr`` in real time until stopped."""
 
     def __init__(
-        self, addr: tuple[str, int], wav: str | None, stats: Any = None, max_seconds: float = 7200.0
+        self,
+        addr: tuple[str, int],
+        wav: str | None,
+        stats: Any = None,
+        max_seconds: float = 7200.0,
+        sock: socket.socket | None = None,
     ) -> None:
         self.addr = addr
+        self.sock = sock  # bound to the channel's UNICASTRTP_LOCAL_PORT
         self.audio = load_slin16_be(wav) if wav else b""
         self.stats = stats
         self.max_frames = int(max_seconds / FRAME_S)
@@ -54,9 +58,15 @@ class RtpSender:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            asyncio.DatagramProtocol, remote_addr=self.addr
-        )
+        if self.sock is not None:
+            self.sock.connect(self.addr)
+            transport, _ = await loop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, sock=self.sock
+            )
+        else:
+            transport, _ = await loop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, remote_addr=self.addr
+            )
         seq = random.getrandbits(16)
         stamp = random.getrandbits(32)
         ssrc = random.getrandbits(32)

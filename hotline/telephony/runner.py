@@ -63,6 +63,9 @@ class CallSummary:
     description: str = ""  # the caller's own words recorded while waiting (for ASR)
     stars: int | None = None  # post-call rating, 5 very satisfied … 1 very unsatisfied
     callback: bool = False
+    transcript: str = ""  # JSON segments, when speech recognition ran
+    transcript_status: str = ""  # done | partial | pending (post-call from the recording)
+    draft: str = ""  # the pre-filled ticket, JSON
 
 
 class CallRunner:
@@ -215,6 +218,10 @@ class CallRunner:
                 if wait <= cfg.sla_seconds:
                     m.calls_answered_within_sla.labels(**labels).inc()
                 m.queue_wait.labels(**labels).observe(wait)
+                if self.ctl.on_connected is not None:
+                    self.ctl.on_connected(
+                        call_id, self.call.chan, self.call.agent_channel, operator_id
+                    )
             case s.Hangup(channel):
                 await ari.hangup(channel)
             case s.StopPlayback(playback_id):

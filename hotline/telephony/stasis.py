@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 FAILED_DIAL = {"BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION", "CANCEL"}
 
 
+TAP_PREFIXES = ("snoop-", "asr-")  # channel ids of the speech-recognition taps
+
+
 class StasisController:
     """Routes ARI events to call runners and rebuilds its view after reconnects."""
 
@@ -56,6 +59,8 @@ class StasisController:
         self.channel_owner: dict[str, str] = {}
         self.latency = LatencyLog(metrics)
         self.on_call_end: Callable[[CallSummary], None] | None = None
+        # (call id, caller's channel, operator's channel, operator id) once bridged
+        self.on_connected: Callable[[str, str, str, str], None] | None = None
         self.resyncs = 0
         self._pending: set[asyncio.Future[Any]] = set()
         self.config = s.CallConfig(
@@ -111,6 +116,8 @@ class StasisController:
                 return
             case ev.StasisEnd() | ev.ChannelHangupRequest() | ev.ChannelDestroyed():
                 ch = event.channel.id
+                if ch.startswith(TAP_PREFIXES):
+                    return  # the speech-recognition taps end with their call
                 if ch in self.calls:
                     self.calls[ch].put(s.CallerHungUp(self.clock()), received)
                 elif self._is_citizen_leg(ch):
@@ -160,6 +167,8 @@ class StasisController:
 
     def _on_stasis_start(self, event: ev.StasisStart, received: float) -> None:
         ch = event.channel
+        if ch.id.startswith(TAP_PREFIXES) or ch.name.startswith(("UnicastRTP/", "Snoop/")):
+            return  # speech-recognition taps (their StasisStart carries no arguments)
         kind = event.args[0] if event.args else "inbound"
         if kind in ("agent", "callback") and len(event.args) >= 2:
             # An operator's phone, or the citizen rung back: a leg of a call we placed.
@@ -176,7 +185,7 @@ class StasisController:
             runner.put(leg, received)
             return
         if kind != "inbound":
-            return  # snoop / externalMedia legs belong to the ASR pipeline
+            return
         if ch.id in self.calls:
             return  # a repeated StasisStart (e.g. after a reconnect) changes nothing
         line = event.args[1] if len(event.args) >= 2 else str(ch.dialplan.get("exten", "12345"))

@@ -45,6 +45,9 @@ def row(c: CallSummary) -> dict[str, Any]:
         "stars": c.stars,
         "satisfaction": satisfaction(c.stars),
         "outcome": c.outcome,
+        "transcript": c.transcript or None,
+        "transcript_status": c.transcript_status or None,
+        "draft": c.draft or None,
     }
 
 

@@ -123,7 +123,9 @@ calls = Table(
     Column("wait_s", Float, nullable=True),
     Column("talk_s", Float, nullable=True),
     Column("recording", String(200), nullable=True),
-    Column("transcript", Text, nullable=True),
+    Column("transcript", Text, nullable=True),  # JSON segments (hotline.asr.transcript)
+    Column("transcript_status", String(20), nullable=True, index=True),
+    Column("draft", Text, nullable=True),  # the pre-filled ticket, JSON
     Column("description", String(200), nullable=True),  # recording of the caller's words
     Column("satisfaction", String(20), nullable=True),
     Column("stars", Integer, nullable=True),

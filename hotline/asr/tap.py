@@ -1,0 +1,214 @@
+"""Live transcription of answered calls: the ARI side.
+
+When an operator is bridged, each side of the call gets a snoop channel (``spy=in``: what
+that party says) and an externalMedia channel, joined in a small mixing bridge of their own,
+so Asterisk sends that side's audio to our RTP receiver. Results become ``transcript.partial``
+and ``transcript.final`` events; when the call ends everything is torn down and the
+transcript and ticket draft go with the call record. Nothing here can delay or break the
+call: it runs beside it, and every failure leaves the call to post-call transcription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..telephony.exceptions import AriError
+from ..telephony.stasis import TAP_PREFIXES
+from .draft import Draft, DraftRules, make_draft
+from .engine import EnginePool
+from .receiver import RtpReceiver, RtpStream
+from .transcript import CallTranscript, Segment, shift
+from .worker import Result
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[..., Awaitable[None]]
+
+
+@dataclass
+class _Side:
+    side: str
+    key: str
+    snoop: str
+    media: str
+    bridge: str
+    live: bool = False
+    stream: RtpStream | None = None
+
+
+@dataclass
+class _CallTap:
+    call_id: str
+    operator_id: str
+    answered_at: float
+    sides: dict[str, _Side] = field(default_factory=dict)
+    transcript: CallTranscript = field(default_factory=lambda: CallTranscript(""))
+    starting: asyncio.Task[None] | None = None
+
+
+@dataclass(frozen=True)
+class Finished:
+    transcript: CallTranscript
+    draft: Draft | None
+
+
+class LiveTranscriber:
+    """Opens, feeds and closes the two ASR streams of each answered call."""
+
+    def __init__(
+        self,
+        ari: Any,
+        pool: EnginePool,
+        receiver: RtpReceiver,
+        external_host: str,
+        publish: Publish,
+        rules: DraftRules,
+        metrics: Any = None,
+    ) -> None:
+        self.ari = ari
+        self.pool = pool
+        self.receiver = receiver
+        self.external_host = external_host  # where Asterisk sends RTP (our receiver)
+        self.publish = publish
+        self.rules = rules
+        self.metrics = metrics
+        self.calls: dict[str, _CallTap] = {}
+        self._events: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(maxsize=10_000)
+        self._publisher = asyncio.create_task(self._publish_loop(), name="transcript-events")
+        self.events_dropped = 0
+
+    def connected(self, call_id: str, caller_chan: str, agent_chan: str, operator: str) -> None:
+        """The operator is bridged: start both sides (in the background)."""
+        if call_id in self.calls:
+            return
+        tap = _CallTap(call_id, operator, time.time())
+        tap.transcript = CallTranscript(call_id)
+        self.calls[call_id] = tap
+        tap.starting = asyncio.create_task(
+            self._start(tap, {"caller": caller_chan, "operator": agent_chan}),
+            name=f"asr-{call_id}",
+        )
+
+    async def _start(self, tap: _CallTap, channels: dict[str, str]) -> None:
+        for side, channel in channels.items():
+            snoop, media = (f"{p}{side[0]}-{tap.call_id}" for p in TAP_PREFIXES)
+            s = _Side(side, f"{tap.call_id}/{side}", snoop, media, media)
+            tap.sides[side] = s
+            try:
+                await self._start_side(tap, s, channel)
+            except Exception as exc:  # a failed tap costs the live transcript, never the call
+                log.warning("call %s: live transcript of the %s side failed: %r",
+                            tap.call_id, side, exc)  # fmt: skip
+                await self._stop_side(s)
+                s.live = False
+        self._count_status(tap)
+
+    async def _start_side(self, tap: _CallTap, s: _Side, channel: str) -> None:
+        if not self.pool.open(s.key, lambda r: self._on_result(tap, s, r)):
+            log.info("call %s: no ASR capacity for the %s side; post-call", tap.call_id, s.side)
+            return
+        s.live = True
+        await self.ari.snoop(channel, s.snoop, spy="in", app_args=f"asr,{tap.call_id},{s.side}")
+        media = await self.ari.external_media(self.external_host, channel_id=s.media)
+        host = media.channelvars.get("UNICASTRTP_LOCAL_ADDRESS", "")
+        port = media.channelvars.get("UNICASTRTP_LOCAL_PORT", "")
+        if not port:
+            port = await self.ari.get_variable(s.media, "UNICASTRTP_LOCAL_PORT")
+            host = await self.ari.get_variable(s.media, "UNICASTRTP_LOCAL_ADDRESS")
+        s.stream = RtpStream(s.key, lambda pcm: self._feed(s, pcm), lambda: self.pool.finish(s.key))
+        self.receiver.expect(host, int(port), s.stream)
+        await self.ari.create_bridge(s.bridge, "mixing", name=s.bridge)
+        await self.ari.add_channels(s.bridge, s.snoop, s.media)
+
+    def _feed(self, s: _Side, pcm: bytes) -> None:
+        if s.live and not self.pool.feed(s.key, pcm):
+            s.live = False
+
+    def _on_result(self, tap: _CallTap, s: _Side, r: Result) -> None:
+        if r["type"] == "degraded":
+            s.live = False
+            return
+        offset = s.stream.first_at - tap.answered_at if s.stream and s.stream.first_at else 0.0
+        start, end = shift(r, max(offset, 0.0))
+        if r["type"] == "final":
+            tap.transcript.add(Segment(s.side, start, end, r["text"]))
+        if self.metrics is not None:
+            self.metrics.asr_segments.labels(kind=r["type"]).inc()
+        event = {"call_id": tap.call_id, "operator_id": tap.operator_id, "side": s.side,
+                 "text": r["text"], "start": start, "end": end}  # fmt: skip
+        try:
+            self._events.put_nowait((f"transcript.{r['type']}", event))
+        except asyncio.QueueFull:
+            self.events_dropped += 1
+
+    async def _publish_loop(self) -> None:
+        while True:
+            name, data = await self._events.get()
+            try:
+                await self.publish(name, time.time(), **data)
+            except Exception as exc:  # Redis down: the desk misses it, the record keeps it
+                self.events_dropped += 1
+                log.debug("transcript event not published: %r", exc)
+
+    async def finish(self, call_id: str) -> Finished | None:
+        """The call ended: tear down its taps, collect the last words, make the draft."""
+        tap = self.calls.pop(call_id, None)
+        if tap is None:
+            return None
+        if tap.starting is not None:
+            with contextlib.suppress(Exception):
+                await tap.starting
+        was_live = [s.live for s in tap.sides.values()]
+        await asyncio.gather(*(self._stop_side(s) for s in tap.sides.values()))
+        closes = await asyncio.gather(*(self.pool.close(s.key) for s in tap.sides.values()))
+        complete = [
+            live and c is not None and c.get("type") == "closed"
+            for live, c in zip(was_live, closes, strict=True)
+        ]
+        t = tap.transcript
+        t.status = "done" if all(complete) else "partial" if any(complete) else "pending"
+        draft = make_draft(t.utterances(), self.rules) if t.segments else None
+        await self._publish_end(tap, draft)
+        return Finished(t, draft)
+
+    async def _publish_end(self, tap: _CallTap, draft: Draft | None) -> None:
+        data: dict[str, Any] = {"call_id": tap.call_id, "operator_id": tap.operator_id,
+                                "status": tap.transcript.status}  # fmt: skip
+        if draft is not None:
+            data["draft"] = draft_json(draft)
+        try:
+            await self.publish("transcript.done", time.time(), **data)
+        except Exception as exc:
+            log.warning("call %s: transcript.done not published: %r", tap.call_id, exc)
+
+    async def _stop_side(self, s: _Side) -> None:
+        self.receiver.forget(s.key)
+        for step in (lambda: self.ari.hangup(s.snoop), lambda: self.ari.hangup(s.media),
+                     lambda: self.ari.destroy_bridge(s.bridge)):  # fmt: skip
+            with contextlib.suppress(AriError, ConnectionError, asyncio.TimeoutError):
+                await step()
+
+    def _count_status(self, tap: _CallTap) -> None:
+        if self.metrics is None:
+            return
+        for s in tap.sides.values():
+            self.metrics.asr_streams_total.labels(outcome="live" if s.live else "refused").inc()
+        self.metrics.asr_streams.set(len(self.pool.streams))
+
+    async def close(self) -> None:
+        for call_id in list(self.calls):
+            await self.finish(call_id)
+        self._publisher.cancel()
+
+
+def draft_json(d: Draft) -> dict[str, Any]:
+    out = dataclasses.asdict(d)
+    out["location"]["text"] = d.location.text()
+    return out
