@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from .app import create_app
+from .asr import cli as asr_cli
 from .config import OperatorSeat, Settings, load_settings
 from .logs import setup_logging
 from .simulator.model import SeatScript, SimAsterisk
@@ -197,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--arrivals", choices=["poisson", "uniform"], default="poisson")
     ticket_commands = ticket_cli.register(sub)
+    ticket_commands.update(asr_cli.register(sub))
     args = p.parse_args(argv)
     settings = Settings()
     setup_logging(settings.log_level, settings.log_format)

@@ -27,6 +27,7 @@ _CN_VALUE = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} 
 FILLERS = re.compile(
     r"(嗯+|啊+|呃+|哦+|那个|就是说|就是|然后呢|然后|对对对|对吧|喂+|你好)[，,。\s]*"
 )
+CALLER_SIDES = ("caller", "call")  # "call": a mono recording, both voices in one
 _SPACE_IN_CJK = re.compile(r"(?<=[\u4e00-\u9fff\d])\s+(?=[\u4e00-\u9fff\d])")
 
 
@@ -235,7 +236,7 @@ def _cn_number(s: str) -> str:
 
 
 def make_draft(utterances: list[Utterance], rules: DraftRules, *, max_summary: int = 160) -> Draft:
-    caller = [clean(u.text) for u in utterances if u.speaker == "caller"]
+    caller = [clean(u.text) for u in utterances if u.speaker in CALLER_SIDES]
     everything = join_words(" ".join(u.text for u in utterances))
     said = "，".join(c for c in caller if c)
     tokens = set(jieba.cut(everything))

@@ -79,6 +79,7 @@ class EnginePool:
         self._closing = False
         self.refused = 0
         self.degraded = 0
+        self._room = asyncio.Event()  # set whenever a stream ends
 
     async def start(self) -> None:
         if not await asyncio.to_thread(Path(self.cfg.model, "am", "final.mdl").exists):
@@ -128,6 +129,21 @@ class EnginePool:
     ) -> bool:
         """Start decoding a stream; False when no worker can take it now. A ``batch``
         stream (a recording) is fed through :meth:`feed_paced` instead of in real time."""
+        w = self._admit(key)
+        if w is None:
+            self.refused += 1
+            return False
+        self._open_on(w, key, on_result, rate, grammar, batch)
+        return True
+
+    async def open_when_free(self, key: str, on_result: OnResult, rate: int = 16000) -> None:
+        """Open a batch stream as soon as a worker has room."""
+        while (w := self._admit(key)) is None:
+            self._room.clear()
+            await self._room.wait()
+        self._open_on(w, key, on_result, rate, None, True)
+
+    def _admit(self, key: str) -> _Worker | None:
         ready = [
             w
             for w in self.workers
@@ -136,9 +152,18 @@ class EnginePool:
             and w.backlog_s() < self.cfg.max_backlog_s / 2
         ]
         if not ready or self._closing or key in self.streams:
-            self.refused += 1
-            return False
-        w = min(ready, key=lambda x: (len(x.streams), x.backlog_s()))
+            return None
+        return min(ready, key=lambda x: (len(x.streams), x.backlog_s()))
+
+    def _open_on(
+        self,
+        w: _Worker,
+        key: str,
+        on_result: OnResult,
+        rate: int,
+        grammar: list[str] | None,
+        batch: bool,
+    ) -> None:
         st = _Stream(key, next(self._sids), w, rate, on_result, batch=batch)
         w.streams[st.sid] = st
         self.streams[key] = st
@@ -146,7 +171,6 @@ class EnginePool:
         if grammar:
             opts["grammar"] = grammar
         self._send(w, OPEN, st.sid, json.dumps(opts, ensure_ascii=False).encode())
-        return True
 
     def feed(self, key: str, pcm: bytes) -> bool:
         """Queue audio (16-bit little-endian) for a stream; False if it is not decoded live."""
@@ -227,6 +251,7 @@ class EnginePool:
         st.worker.streams.pop(st.sid, None)
         if self.streams.get(st.key) is st:
             del self.streams[st.key]
+        self._room.set()
 
     async def _read(self, w: _Worker) -> None:
         try:
@@ -273,6 +298,7 @@ class EnginePool:
             log.exception("ASR worker %d could not be restarted", dead.index)
             return
         self.workers[self.workers.index(dead)] = fresh
+        self._room.set()
 
     async def stop(self) -> None:
         self._closing = True

@@ -40,7 +40,7 @@ def finals(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_given_mandarin_speech_when_decoded_then_known_words_come_out_without_spaces(
     model: Any, say: Any
 ) -> None:
-    audio, rate = pcm(say("我想咨询一下社保卡怎么办理。"))
+    audio, _ = pcm(say("我想咨询一下社保卡怎么办理。"))
     out = finals(decode(model, b"\0" * 32000 + audio + b"\0" * 32000))
     text = "".join(r["text"] for r in out)
     assert "咨询" in text and " " not in text

@@ -1,0 +1,88 @@
+"""``hotline transcribe``: post-call transcription of recordings (see :mod:`.batch`)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Coroutine
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from hotline.config import load_settings
+from hotline.tickets import service
+
+from .batch import pending_calls, read_recording, transcribe_calls, transcribe_files
+from .draft import DraftRules
+from .engine import EnginePool
+from .service import pool_config
+
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Command]:
+    t = sub.add_parser(
+        "transcribe",
+        help="transcribe recordings (files, or calls by date) with the ASR workers",
+        description="Files get <file>.transcript.json beside them; calls get their transcript "
+        "and ticket draft in the database. Done work is skipped, so a run can be resumed.",
+    )
+    t.add_argument("files", nargs="*", type=Path, help="WAV files or folders of them")
+    t.add_argument("--from", dest="since", type=date.fromisoformat, help="first day (calls)")
+    t.add_argument("--to", dest="until", type=date.fromisoformat, help="last day (calls)")
+    t.add_argument("--pending", action="store_true", help="every call still to transcribe")
+    t.add_argument("--workers", type=int, default=0, help="worker processes (default: config)")
+    t.add_argument("--force", action="store_true", help="redo files already transcribed")
+    return {"transcribe": transcribe_cmd}
+
+
+def _wavs(paths: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        out += sorted(p.rglob("*.wav")) if p.is_dir() else [p]
+    return out
+
+
+def _seconds(files: list[Path]) -> float:
+    total = 0.0
+    for f in files:
+        try:
+            total += read_recording(f).seconds
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+async def transcribe_cmd(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    by_date = args.pending or args.since or args.until
+    if not args.files and not by_date:
+        print("name recordings, or --from/--to/--pending for calls in the database")
+        return 2
+    pool = EnginePool(pool_config(settings, args.workers or None))
+    await pool.start()
+    rules = DraftRules.load()
+    parallel = pool.cfg.workers
+    try:
+        if args.files:
+            files = _wavs(args.files)
+            with tqdm(total=round(_seconds(files)), desc="transcribe", unit="s audio") as bar:
+                counts = await transcribe_files(
+                    pool, files, rules, lambda s: bar.update(round(s)), args.force, parallel
+                )
+            print(", ".join(f"{k} {v}" for k, v in counts.items()))
+            return 1 if counts["failed"] else 0
+        tickets = service.build(settings)
+        await service.prepare(settings, tickets)
+        calls = await pending_calls(tickets.engine, args.since, args.until)
+        folder = Path(settings.recordings_dir)
+        with tqdm(total=len(calls), desc="transcribe", unit="call") as bar:
+            counts = await transcribe_calls(
+                pool, tickets.engine, calls, folder, rules, lambda s: bar.update(1), parallel
+            )
+        await tickets.engine.dispose()
+        print(", ".join(f"{k} {v}" for k, v in counts.items()))
+        return 1 if counts["failed"] else 0
+    finally:
+        await pool.stop()
