@@ -32,6 +32,7 @@ from .agent_desk.keys import (
     SETTINGS,
     STORE,
 )
+from .asr import http as asr_http
 from .asr import service as asr_service
 from .config import Settings
 from .ivr import http as ivr_http
@@ -89,7 +90,7 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
     app[LOOP_LAG] = collections.deque(maxlen=100_000)
     add_routes(app)
     api = ticket_http.api()
-    for op in ivr_http.ops():
+    for op in [*ivr_http.ops(), *asr_http.ops()]:
         api.add(op)
     api.mount(app)
 
@@ -270,6 +271,7 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
             except Exception as exc:
                 log.error("speech recognition off: %s", exc)
         if live is not None:
+            app[asr_http.TRANSCRIBER] = live.transcriber
             ctl = app[CONTROLLER]
             ctl.on_connected = live.transcriber.connected
             if ctl.on_call_end is not None:

@@ -38,6 +38,13 @@ class _Stream:
     on_result: OnResult
     degraded: str = ""  # why live decoding stopped, if it did
     batch: bool = False  # a recording: paced by the caller, never shed
+    sent: int = 0  # bytes of audio sent to the worker
+    acked: int = 0  # ... and decoded (or gated) by it
+
+    def lag_s(self) -> float:
+        """How far the worker is behind this stream, in seconds of its audio."""
+        return (self.sent - self.acked) / (2 * self.rate)
+
     closed: asyncio.Future[Result] | None = None
 
 
@@ -48,14 +55,13 @@ class _Worker:
     writer: asyncio.StreamWriter
     proc: asyncio.subprocess.Process
     streams: dict[int, _Stream] = field(default_factory=dict)
-    sent: int = 0
-    acked: int = 0
     alive: bool = True
     task: asyncio.Task[None] | None = None
     progress: asyncio.Event = field(default_factory=asyncio.Event)  # set on each ack
 
     def backlog_s(self) -> float:
-        return (self.sent - self.acked) / 32000.0
+        """The worst lag among its streams: how far behind real time it runs."""
+        return max((s.lag_s() for s in self.streams.values()), default=0.0)
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class PoolConfig:
     share: str = "fork"  # fork after loading the model once, or "none": one model each
     max_streams: int = 6  # per worker
     max_backlog_s: float = 3.0  # a worker this far behind sheds its newest live stream
+    start_timeout_s: float = 60.0
 
 
 class EnginePool:
@@ -103,6 +110,13 @@ class EnginePool:
         for index, (mine, child) in zip(indexes, pairs, strict=True):
             child.close()
             reader, writer = await asyncio.open_unix_connection(sock=mine, limit=1 << 22)
+            try:  # wait until the model is loaded, so no audio queues up behind the load
+                hello = await asyncio.wait_for(reader.readline(), self.cfg.start_timeout_s)
+            except TimeoutError:
+                hello = b""
+            if not hello.startswith(b'{"ready"'):
+                proc.kill()
+                raise RuntimeError(f"ASR worker did not start with model {self.cfg.model}")
             w = _Worker(index, reader, writer, proc)
             w.task = asyncio.create_task(self._read(w), name=f"asr-worker-{index}")
             workers.append(w)
@@ -169,7 +183,7 @@ class EnginePool:
         self.streams[key] = st
         opts: dict[str, Any] = {"rate": rate}
         if grammar:
-            opts["grammar"] = grammar
+            opts["phrases"] = grammar  # names; the worker spells them in the model's words
         self._send(w, OPEN, st.sid, json.dumps(opts, ensure_ascii=False).encode())
 
     def feed(self, key: str, pcm: bytes) -> bool:
@@ -178,19 +192,20 @@ class EnginePool:
         if st is None or st.degraded:
             return False
         w = st.worker
-        if w.backlog_s() > self.cfg.max_backlog_s:
+        if not st.batch and st.lag_s() > self.cfg.max_backlog_s:
             newest = max(w.streams.values(), key=lambda s: (not s.batch, s.sid))
             self._degrade(newest, "overloaded")
             if newest is st:
                 return False
         self._send(w, AUDIO_MSG, st.sid, pcm)
+        st.sent += len(pcm)
         return True
 
     async def feed_paced(self, key: str, pcm: bytes, ahead_s: float = 1.0) -> bool:
         """Feed a recording no faster than its worker decodes, keeping at most ``ahead_s``
         queued so live streams on the same worker are not pushed behind."""
         st = self.streams.get(key)
-        while st is not None and st.worker.alive and st.worker.backlog_s() > ahead_s:
+        while st is not None and st.worker.alive and st.lag_s() > ahead_s:
             st.worker.progress.clear()
             await st.worker.progress.wait()
         return self.feed(key, pcm)
@@ -230,8 +245,6 @@ class EnginePool:
         if not w.alive:
             return
         w.writer.write(FRAME.pack(kind, sid, len(payload)) + payload)
-        if kind == AUDIO_MSG:
-            w.sent += len(payload)
 
     def _degrade(self, st: _Stream, reason: str) -> None:
         if st.degraded:
@@ -257,7 +270,10 @@ class EnginePool:
         try:
             while line := await w.reader.readline():
                 msg = json.loads(line)
-                w.acked += int(msg.get("ack", 0))
+                for sid, n in (msg.get("ack") or {}).items():
+                    st = w.streams.get(int(sid))
+                    if st is not None:
+                        st.acked += int(n)
                 w.progress.set()
                 for r in msg.get("r", ()):
                     self._deliver(w, r)
@@ -276,6 +292,9 @@ class EnginePool:
         if r["type"] == "closed":
             if st.closed is not None and not st.closed.done():
                 st.closed.set_result(r)
+            return
+        if r["type"] == "vocabulary":
+            log.warning("ASR stream %s: the model cannot spell %s", st.key, r.get("missing"))
             return
         if r["type"] == "error":
             log.warning("ASR stream %s: worker error %s", st.key, r.get("error"))

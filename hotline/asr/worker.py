@@ -2,8 +2,8 @@
 
 The server talks to each worker over a Unix socket pair. Server → worker: binary frames
 ``kind (1 byte), stream id (4), length (4), payload``. Worker → server: JSON lines, each
-``{"ack": bytes of audio consumed, "r": [results]}``. A result is a partial or final piece of
-text with its stream times, a stream's ``closed`` notice, or an ``error``.
+``{"ack": {stream id: bytes of audio consumed}, "r": [results]}``. A result is a partial or
+final piece of text with its stream times, a stream's ``closed`` notice, or an ``error``.
 
 Audio passes a voice-activity gate first, so silence costs a few microseconds per frame and
 never reaches the decoder; each utterance ends with ``FinalResult`` when the gate closes.
@@ -28,10 +28,12 @@ from typing import Any
 
 from .draft import join_words
 from .vad import AUDIO, END, START, Gate, VadConfig
+from .vocab import grammar
 
 FRAME = struct.Struct("!BII")
 OPEN, AUDIO_MSG, FINISH, CLOSE = 1, 2, 3, 4
 PARTIAL_EVERY_S = 0.3
+ACK_EVERY_S = 0.1
 UNKNOWN = "[unk]"
 
 Result = dict[str, Any]
@@ -54,6 +56,7 @@ class StreamDecoder:
     _partial: str = ""
     _partial_at: float = 0.0
     _partial_start: float = 0.0
+    _chunk: bytearray = field(default_factory=bytearray)  # audio not yet given to Vosk
 
     def __post_init__(self) -> None:
         self.gate = Gate(self.rate, self.vad)
@@ -75,8 +78,14 @@ class StreamDecoder:
                 self._partial_start = value / self.rate
             elif kind == AUDIO:
                 assert isinstance(value, bytes)
-                self._feed(value, out)
+                self._chunk += value
+                if len(self._chunk) >= self.rate // 5:  # 100 ms: fewer, larger calls
+                    self._feed(bytes(self._chunk), out)
+                    self._chunk.clear()
             elif kind == END and self.rec is not None:
+                if self._chunk:
+                    self._feed(bytes(self._chunk), out)
+                    self._chunk.clear()
                 self._final(json.loads(self.rec.FinalResult()), out)
                 self._partial = ""
         return out
@@ -132,6 +141,10 @@ def _text(vosk_text: str) -> str:
     return join_words(" ".join(w for w in vosk_text.split() if w != UNKNOWN))
 
 
+def known(model: Any, word: str) -> bool:
+    return bool(model.vosk_model_find_word(word) >= 0)
+
+
 def recogniser_factory(model: Any, rate: int, grammar: list[str] | None) -> Callable[[], Any]:
     from vosk import KaldiRecognizer
 
@@ -154,7 +167,8 @@ class Connection:
         self.sock = sock
         self.buf = bytearray()
         self.results: list[Result] = []
-        self.acked = 0
+        self.acked: dict[int, int] = {}
+        self.flushed_at = time.monotonic()
 
     def read(self) -> tuple[int, int, bytes] | None:
         need = FRAME.size
@@ -162,6 +176,8 @@ class Connection:
             if len(self.buf) >= need:
                 kind, sid, n = FRAME.unpack_from(self.buf)
                 if len(self.buf) >= FRAME.size + n:
+                    if time.monotonic() - self.flushed_at > ACK_EVERY_S:
+                        self.flush()  # a long burst: keep the server's view of the lag fresh
                     payload = bytes(self.buf[FRAME.size : FRAME.size + n])
                     del self.buf[: FRAME.size + n]
                     return kind, sid, payload
@@ -176,10 +192,12 @@ class Connection:
         if self.results or self.acked:
             line = json.dumps({"ack": self.acked, "r": self.results}, ensure_ascii=False)
             self.sock.sendall(line.encode() + b"\n")
-            self.results, self.acked = [], 0
+            self.results, self.acked = [], {}
+        self.flushed_at = time.monotonic()
 
 
 def serve(model: Any, sock: socket.socket) -> None:
+    sock.sendall(b'{"ready": true}\n')  # the model is loaded: the server may send audio
     conn = Connection(sock)
     streams: dict[int, StreamDecoder] = {}
     while (msg := conn.read()) is not None:
@@ -188,10 +206,15 @@ def serve(model: Any, sock: socket.socket) -> None:
             if kind == OPEN:
                 opts = json.loads(payload or b"{}")
                 rate = int(opts.get("rate", 16000))
-                make = recogniser_factory(model, rate, opts.get("grammar"))
+                words = opts.get("grammar")
+                if opts.get("phrases"):
+                    words, missing = grammar(opts["phrases"], lambda w: known(model, w))
+                    if missing:
+                        conn.results.append({"sid": sid, "type": "vocabulary", "missing": missing})
+                make = recogniser_factory(model, rate, words)
                 streams[sid] = StreamDecoder(sid, make, rate)
             elif kind == AUDIO_MSG:
-                conn.acked += len(payload)
+                conn.acked[sid] = conn.acked.get(sid, 0) + len(payload)
                 if sid in streams:
                     conn.results += streams[sid].audio(payload)
             elif kind in (FINISH, CLOSE) and sid in streams:

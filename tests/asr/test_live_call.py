@@ -7,10 +7,12 @@ import asyncio
 import json
 from typing import Any
 
+import aiohttp
 from sqlalchemy import select
 
 from hotline.agent_desk.keys import METRICS, STORE
 from hotline.tickets.http import SERVICES
+from hotline.tickets.models import Role
 from hotline.tickets.schema import calls
 from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
 
@@ -49,6 +51,12 @@ async def test_given_both_sides_speaking_when_the_call_ends_then_transcript_and_
     )
     srv = await server_factory(settings)
     await ready_all(srv, ["1001"])
+    _, token = await srv[SERVICES].directory.add_user("op1001", Role.OPERATOR)
+    auth = {"Authorization": f"Bearer {token}"}
+    http = aiohttp.ClientSession(headers=auth)
+    pushed: list[tuple[str, dict[str, Any]]] = []
+    desk = asyncio.create_task(_listen(http, f"{srv.url}/api/events?types=transcript.", pushed))
+    await wait_for(lambda: desk.done() or _connected(pushed), what="event stream open")
     caller = standin.sim.incoming_call("13800138000", "12345", speech=str(caller_wav))
     await asyncio.wait_for(caller.bridged_with_agent.wait(), 5)
 
@@ -64,6 +72,12 @@ async def test_given_both_sides_speaking_when_the_call_ends_then_transcript_and_
         assert 0 <= e["start"] <= e["end"] < 60
     taps = [c for c in standin.sim.channels.values() if c.kind in ("snoop", "media")]
     assert len(taps) == 4, "a snoop and an externalMedia channel per side"
+    async with http.get(f"{srv.url}/api/calls/{caller.id}/transcript") as resp:
+        so_far = await resp.json()
+    assert resp.status == 200 and so_far["status"] == "live" and so_far["segments"]
+    kinds = {k for k, _ in pushed}
+    assert {"transcript.partial", "transcript.final"} <= kinds, "the desk got them pushed"
+    assert all(e["call_id"] == caller.id for k, e in pushed if k.startswith("transcript."))
 
     standin.sim.remote_hangup(caller.id)
     row = await wait_for(_call_row(srv, caller.id), what="call record", timeout=20)
@@ -76,6 +90,14 @@ async def test_given_both_sides_speaking_when_the_call_ends_then_transcript_and_
     assert draft["summary"].startswith("市民来电")
     done = await _events(srv, "transcript.done")
     assert done and done[0]["status"] == "done" and done[0]["draft"]["kind"] == "consultation"
+    await wait_for(lambda: any(k == "transcript.done" for k, _ in pushed), what="done pushed")
+    async with http.get(f"{srv.url}/api/calls/{caller.id}/transcript") as resp:
+        stored = await resp.json()
+    assert stored["status"] == "done" and stored["draft"]["kind"] == "consultation"
+    async with http.get(f"{srv.url}/api/events", headers={"Authorization": "Bearer nope"}) as r:
+        assert r.status == 401
+    desk.cancel()
+    await http.close()
     await wait_for(
         lambda: not [c for c in standin.sim.channels.values() if c.kind in ("snoop", "media")],
         what="taps hung up",
@@ -90,3 +112,24 @@ async def _has_side(srv: Any, side: str, word: str) -> bool:
     return any(
         e["side"] == side and word in e["text"] for e in await _events(srv, "transcript.final")
     )
+
+
+async def _listen(
+    http: aiohttp.ClientSession, url: str, out: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """A desk's EventSource: parse the Server-Sent Events into (type, data)."""
+    async with http.get(url) as resp:
+        assert resp.status == 200, await resp.text()
+        kind = ""
+        async for raw in resp.content:
+            line = raw.decode().rstrip("\n")
+            if line == ": connected":
+                out.append(("connected", {}))
+            elif line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                out.append((kind, json.loads(line[6:])))
+
+
+def _connected(pushed: list[tuple[str, dict[str, Any]]]) -> bool:
+    return any(k == "connected" for k, _ in pushed)

@@ -36,9 +36,7 @@ class Collector:
         self.idle = 0
 
     def labels(self) -> list[int]:
-        return [
-            struct.unpack_from("<h", self.audio, i)[0] for i in range(0, len(self.audio), 640)
-        ]
+        return [struct.unpack_from("<h", self.audio, i)[0] for i in range(0, len(self.audio), 640)]
 
 
 async def started(idle_s: float = 0.3) -> tuple[RtpReceiver, int]:
