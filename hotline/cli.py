@@ -19,6 +19,7 @@ from .app import create_app
 from .asr import cli as asr_cli
 from .config import OperatorSeat, Settings, load_settings
 from .logs import setup_logging
+from .simulator import speech
 from .simulator.model import SeatScript, SimAsterisk
 from .simulator.standin import StandIn
 from .simulator.traffic import TrafficProfile, TrafficResults, generate_calls, login_operators
@@ -73,6 +74,15 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _demo_speech(settings: Settings) -> list[tuple[str, str]]:
+    """Scripted conversations for the demo's callers, so live transcripts appear."""
+    if not settings.asr_enabled or not speech.available():
+        print("  (no espeak-ng/sox: demo calls are silent, so no transcripts)", flush=True)
+        return []
+    folder = Path(settings.data_dir) / "demo-speech"
+    return await asyncio.to_thread(speech.conversations, folder)
+
+
 async def demo(args: argparse.Namespace) -> int:
     """Everything on one machine: stand-in, embedded Redis, the server, scripted traffic."""
     sim = SimAsterisk(sounds={"hotline/welcome": 2.0}, seed=args.seed)
@@ -100,12 +110,14 @@ hotline demo is up
   operators  {base}/api/agents   live calls {base}/api/calls
   stand-in   ARI {standin.ari_url}/ari  AMI 127.0.0.1:{standin.ami_port}
   tickets    {base}/api/openapi.json   token: Bearer {DEMO_TOKEN}
+  transcripts {base}/api/events?types=transcript.  (Server-Sent Events, same token)
   database   {settings.database_url}
   traffic    {args.rate} calls/s, {len(seats)} scripted operators; Ctrl-C stops
 """,
         flush=True,
     )
     profile = TrafficProfile(
+        conversations=await _demo_speech(settings),
         calls_per_second=args.rate,
         talk_mean_s=args.talk,
         patience_mean_s=args.patience,

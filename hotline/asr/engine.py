@@ -251,6 +251,8 @@ class EnginePool:
             return
         st.degraded = reason
         self.degraded += 1
+        if self.metrics is not None:
+            self.metrics.asr_streams_total.labels(outcome="degraded").inc()
         log.warning("ASR stream %s degraded to post-call transcription: %s", st.key, reason)
         if st.worker.alive:
             self._send(st.worker, CLOSE, st.sid, b"")

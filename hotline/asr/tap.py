@@ -82,6 +82,7 @@ class LiveTranscriber:
         self.calls: dict[str, _CallTap] = {}
         self._events: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(maxsize=10_000)
         self._publisher = asyncio.create_task(self._publish_loop(), name="transcript-events")
+        self._gauges = asyncio.create_task(self._watch(), name="asr-gauges")
         self.events_dropped = 0
 
     def connected(self, call_id: str, caller_chan: str, agent_chan: str, operator: str) -> None:
@@ -200,12 +201,19 @@ class LiveTranscriber:
             return
         for s in tap.sides.values():
             self.metrics.asr_streams_total.labels(outcome="live" if s.live else "refused").inc()
-        self.metrics.asr_streams.set(len(self.pool.streams))
+
+    async def _watch(self) -> None:
+        while self.metrics is not None:
+            self.metrics.asr_streams.set(len(self.pool.streams))
+            lags = [w.backlog_s() for w in self.pool.workers if w.alive]
+            self.metrics.asr_backlog.set(max(lags, default=0.0))
+            await asyncio.sleep(1.0)
 
     async def close(self) -> None:
         for call_id in list(self.calls):
             await self.finish(call_id)
         self._publisher.cancel()
+        self._gauges.cancel()
 
 
 def draft_json(d: Draft) -> dict[str, Any]:

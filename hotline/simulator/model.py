@@ -285,8 +285,12 @@ class SimAsterisk:
 
     # -- inbound calls -------------------------------------------------------------------
 
-    def incoming_call(self, number: str, line: str = "12345", speech: str = "") -> SimChannel:
-        """A citizen dials ``line``; the dialplan runs Stasis(hotline,inbound,<line>)."""
+    def incoming_call(
+        self, number: str, line: str = "12345", speech: str = "", answer_speech: str = ""
+    ) -> SimChannel:
+        """A citizen dials ``line``; the dialplan runs Stasis(hotline,inbound,<line>).
+        ``speech`` is what the caller says; ``answer_speech`` what the operator who takes
+        the call says (unless the seat has its own)."""
         self.stats.calls += 1
         now = ts()
         ch = SimChannel(
@@ -307,6 +311,8 @@ class SimAsterisk:
             protocol_id=f"{self.rng.getrandbits(32)}@127.0.0.1",
             speech=speech,
         )
+        if answer_speech:
+            ch.vars["ANSWER_SPEECH"] = answer_speech
         self.channels[ch.id] = ch
         self.stats.active_callers += 1
         self.stats.max_active_callers = max(
@@ -652,7 +658,7 @@ class SimAsterisk:
             subscribed=True,
             originated=True,
             in_stasis=True,
-            speech=target.speech,
+            speech=target.speech or self._answer_speech(target),
         )
         ch.vars["SNOOP_TARGET"] = target.id
         ch.vars["SNOOP_SPY"] = spy
@@ -666,6 +672,15 @@ class SimAsterisk:
             ),
         )
         return ch
+
+    def _answer_speech(self, agent: SimChannel) -> str:
+        """What an operator says on this call: the caller's script for the answerer."""
+        b = self.bridges.get(agent.bridge)
+        for cid in b.channels if b else ():
+            other = self.channels.get(cid)
+            if other is not None and other is not agent and "ANSWER_SPEECH" in other.vars:
+                return other.vars["ANSWER_SPEECH"]
+        return ""
 
     # -- bridges -------------------------------------------------------------------------
 

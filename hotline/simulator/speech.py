@@ -86,6 +86,34 @@ def synthesize(text: str, target: Path, *, rate: int = 16000, speed: int = 150) 
     return target
 
 
+def conversations(folder: Path) -> list[tuple[str, str]]:
+    """Each of :data:`CALLS` as two 16 kHz WAVs, (caller's side, operator's side): each
+    side silent while the other speaks, as snoop channels hear them."""
+    import wave
+
+    out = []
+    for n, call in enumerate(CALLS):
+        sides = {"caller": bytearray(), "operator": bytearray()}
+        for line in call:
+            with wave.open(str(cached(line.text, folder))) as w:
+                audio = w.readframes(w.getnframes())
+            gap = b"\0" * 16000  # half a second between turns
+            for side, buf in sides.items():
+                buf += (audio if side == line.side else b"\0" * len(audio)) + gap
+        paths = []
+        for side, buf in sides.items():
+            path = folder / f"call{n}-{side}.wav"
+            if not path.exists():
+                with wave.open(str(path), "wb") as w:
+                    w.setnchannels(1)
+                    w.setsampwidth(2)
+                    w.setframerate(16000)
+                    w.writeframes(bytes(buf))
+            paths.append(str(path))
+        out.append((paths[0], paths[1]))
+    return out
+
+
 def cached(text: str, folder: Path, *, rate: int = 16000, speed: int = 150) -> Path:
     """``synthesize`` once per text and settings."""
     tag = hashlib.sha256(f"{text}|{rate}|{speed}".encode()).hexdigest()[:16]

@@ -35,6 +35,8 @@ class TrafficProfile:
     )
     dtmf: str = ""
     speech_wav: str = ""
+    # (caller's side, operator's side) WAVs; each call takes one at random
+    conversations: list[tuple[str, str]] = field(default_factory=list)
     seed: int | None = None
     arrivals: str = "poisson"  # or "uniform": evenly spaced, for sustained-rate tests
 
@@ -69,9 +71,10 @@ async def run_caller(
     results: TrafficResults,
     dtmf: str = "",
     speech: str = "",
+    answer_speech: str = "",
 ) -> CallerResult:
     start = time.monotonic()
-    ch = sim.incoming_call(number, line, speech=speech)
+    ch = sim.incoming_call(number, line, speech=speech, answer_speech=answer_speech)
     for i, digit in enumerate(dtmf):
         sim.later(1.0 + 0.3 * i, sim.send_dtmf, ch.id, digit)
     bridged = asyncio.ensure_future(ch.bridged_with_agent.wait())
@@ -133,8 +136,11 @@ async def generate_calls(
             max(profile.talk_min_s, rng.expovariate(1 / profile.talk_mean_s)),
             profile.talk_max_factor * profile.talk_mean_s,
         )
+        said, answer = profile.speech_wav, ""
+        if profile.conversations:
+            said, answer = rng.choice(profile.conversations)
         t = asyncio.ensure_future(
-            run_caller(sim, number, line, patience, talk, results, profile.dtmf, profile.speech_wav)
+            run_caller(sim, number, line, patience, talk, results, profile.dtmf, said, answer)
         )
         callers.add(t)
         t.add_done_callback(callers.discard)
