@@ -274,6 +274,7 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
             app[asr_http.TRANSCRIBER] = live.transcriber
             ctl = app[CONTROLLER]
             ctl.on_connected = live.transcriber.connected
+            ctl.on_description = live.transcriber.describe
             if ctl.on_call_end is not None:
                 ctl.on_call_end = asr_service.with_transcript(live.transcriber, ctl.on_call_end)
         yield

@@ -56,8 +56,9 @@ async def start(settings: Settings, ari: Any, publish: Publish, metrics: Any) ->
         await pool.stop()
         raise
     advertise = settings.asr_rtp_advertise or f"{settings.asr_rtp_host}:{port}"
+    recordings = Path(settings.recordings_dir) if settings.recordings_dir else None
     transcriber = LiveTranscriber(
-        ari, pool, receiver, advertise, publish, DraftRules.load(), metrics
+        ari, pool, receiver, advertise, publish, DraftRules.load(), metrics, recordings
     )
     log.info("speech recognition: RTP on %s, %d workers", advertise, settings.asr_workers)
     return Live(pool, receiver, transcriber)

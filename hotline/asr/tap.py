@@ -16,12 +16,13 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from ..telephony.exceptions import AriError
 from ..telephony.stasis import TAP_PREFIXES
-from .draft import Draft, DraftRules, make_draft
+from .draft import Draft, DraftRules, Utterance, make_draft
 from .engine import EnginePool
 from .receiver import RtpReceiver, RtpStream
 from .transcript import CallTranscript, Segment, shift
@@ -30,6 +31,7 @@ from .worker import Result
 log = logging.getLogger(__name__)
 
 Publish = Callable[..., Awaitable[None]]
+DESCRIPTION_KEEP_S = 3 * 3600.0  # a description waits this long for its call to be answered
 
 
 @dataclass
@@ -71,6 +73,7 @@ class LiveTranscriber:
         publish: Publish,
         rules: DraftRules,
         metrics: Any = None,
+        recordings: Path | None = None,
     ) -> None:
         self.ari = ari
         self.pool = pool
@@ -80,6 +83,10 @@ class LiveTranscriber:
         self.rules = rules
         self.metrics = metrics
         self.calls: dict[str, _CallTap] = {}
+        self.recordings = recordings  # where Asterisk's recordings can be read, if anywhere
+        self.descriptions: dict[str, list[Segment]] = {}  # call id → the caller's own words
+        self._described_at: dict[str, float] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._events: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(maxsize=10_000)
         self._publisher = asyncio.create_task(self._publish_loop(), name="transcript-events")
         self._gauges = asyncio.create_task(self._watch(), name="asr-gauges")
@@ -158,6 +165,42 @@ class LiveTranscriber:
                 self.events_dropped += 1
                 log.debug("transcript event not published: %r", exc)
 
+    def describe(self, call_id: str, recording: str) -> None:
+        """The caller recorded a description while waiting: transcribe it now (a batch
+        stream, so live calls keep priority) for the desk and the draft."""
+        if self.recordings is None:
+            return
+        task = asyncio.create_task(self._describe(call_id, recording), name=f"describe-{call_id}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _describe(self, call_id: str, recording: str) -> None:
+        from .batch import BadRecording, read_recording, transcribe
+
+        assert self.recordings is not None
+        path = self.recordings / f"{recording}.wav"
+        try:
+            audio = await asyncio.to_thread(read_recording, path)
+            done = await asyncio.wait_for(transcribe(self.pool, f"describe-{call_id}", audio), 60)
+        except (BadRecording, OSError, TimeoutError) as exc:
+            log.warning("call %s: description %s not transcribed: %r", call_id, recording, exc)
+            return
+        segs = [replace(s, side="caller", source="description") for s in done.ordered()]
+        now = time.monotonic()
+        for old in [c for c, at in self._described_at.items() if now - at > DESCRIPTION_KEEP_S]:
+            self.descriptions.pop(old, None)  # callers who hung up before an answer
+            del self._described_at[old]
+        self.descriptions[call_id], self._described_at[call_id] = segs, now
+        text = "".join(s.text for s in segs)
+        draft = make_draft([Utterance("caller", text)], self.rules) if text else None
+        data: dict[str, Any] = {"call_id": call_id, "recording": recording, "text": text}
+        if draft is not None:
+            data["draft"] = draft_json(draft)
+        try:
+            await self.publish("transcript.description", time.time(), **data)
+        except Exception as exc:
+            log.warning("call %s: transcript.description not published: %r", call_id, exc)
+
     async def finish(self, call_id: str) -> Finished | None:
         """The call ended: tear down its taps, collect the last words, make the draft."""
         tap = self.calls.pop(call_id, None)
@@ -175,6 +218,8 @@ class LiveTranscriber:
         ]
         t = tap.transcript
         t.status = "done" if all(complete) else "partial" if any(complete) else "pending"
+        t.description = self.descriptions.pop(call_id, [])
+        self._described_at.pop(call_id, None)
         draft = make_draft(t.utterances(), self.rules) if t.segments else None
         await self._publish_end(tap, draft)
         return Finished(t, draft)

@@ -27,6 +27,7 @@ class CallTranscript:
     call_id: str
     segments: list[Segment] = field(default_factory=list)
     status: str = "live"  # live | partial (a side was cut off) | pending (none live) | done
+    description: list[Segment] = field(default_factory=list)  # said while waiting, recorded
 
     def add(self, seg: Segment) -> None:
         self.segments.append(seg)
@@ -35,14 +36,17 @@ class CallTranscript:
         return sorted(self.segments, key=lambda s: (s.start, s.side))
 
     def utterances(self) -> list[Utterance]:
-        return [Utterance(s.side, s.text, s.start) for s in self.ordered()]
+        """What the draft reads: the caller's recorded description first, then the call."""
+        said = [*self.description, *self.ordered()]
+        return [Utterance(s.side, s.text, s.start) for s in said]
 
     def text(self) -> str:
         label = {"caller": "市民", "operator": "话务员"}
         return "\n".join(f"{label.get(s.side, s.side)}：{s.text}" for s in self.ordered())
 
     def to_json(self) -> str:
-        return json.dumps([asdict(s) for s in self.ordered()], ensure_ascii=False)
+        segs = [*self.description, *self.ordered()]
+        return json.dumps([asdict(s) for s in segs], ensure_ascii=False)
 
     @classmethod
     def from_json(cls, call_id: str, data: str | None, status: str = "done") -> CallTranscript:

@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,9 @@ class SimAsterisk:
         self._rtp_senders: dict[str, Any] = {}
         self._media_socks: dict[str, socket.socket] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Where finished recordings are written as 8 kHz WAV (like Asterisk's "wav"), from
+        # the speech of the channels recorded; None: recordings are metadata only.
+        self.recordings_dir: str | None = None
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -769,6 +773,7 @@ class SimAsterisk:
             "state": "queued",
             "target_uri": f"bridge:{b.id}",
             "_started": time.time(),
+            "_speech": self._speech_of(b.channels),
         }
         self.live_recordings[name] = rec
         b.recording = name
@@ -798,6 +803,7 @@ class SimAsterisk:
             "target_uri": f"channel:{ch.id}",
             "_started": time.time(),
             "_terminate": terminate_on,
+            "_speech": self._speech_of([ch.id]),
         }
         self.live_recordings[name] = rec
         self._channel_recs.setdefault(ch.id, set()).add(name)
@@ -827,7 +833,10 @@ class SimAsterisk:
             if not names:
                 del self._channel_recs[target]
         rec["state"] = "done"
-        duration = round(time.time() - rec["_started"])
+        elapsed = time.time() - rec["_started"]
+        duration = round(elapsed)
+        if self.recordings_dir:
+            write_recording(Path(self.recordings_dir) / f"{name}.wav", rec["_speech"], elapsed)
         self.stored_recordings[name] = {
             "name": name,
             "format": rec["format"],
@@ -837,6 +846,14 @@ class SimAsterisk:
             if b.recording == name:
                 b.recording = ""
         self.emit("RecordingFinished", {"recording": {**_public(rec), "duration": duration}})
+
+    def _speech_of(self, channel_ids: list[str]) -> list[str]:
+        out = []
+        for cid in channel_ids:
+            ch = self.channels.get(cid)
+            if ch is not None and (ch.speech or "ANSWER_SPEECH" in ch.vars):
+                out.append(ch.speech or ch.vars["ANSWER_SPEECH"])
+        return out
 
     # -- fallback queue (the dialplan's Queue(fallback)) -------------------------------------
 
@@ -941,3 +958,25 @@ class SimAsterisk:
 
 def _public(rec: Json) -> Json:
     return {k: v for k, v in rec.items() if not k.startswith("_")}
+
+
+def write_recording(path: Path, speech: list[str], seconds: float) -> None:
+    """What Asterisk would have recorded: the speakers' audio mixed, ``seconds`` long,
+    8 kHz 16-bit mono."""
+    import wave
+
+    import numpy as np
+
+    n = int(seconds * 16000)
+    mix = np.zeros(n, np.int32)
+    for wav in speech:
+        with wave.open(wav) as w:
+            x = np.frombuffer(w.readframes(w.getnframes()), "<i2")[:n]
+        mix[: len(x)] += x
+    pcm8k = mix[: n - n % 2].reshape(-1, 2).mean(axis=1).clip(-32768, 32767).astype("<i2")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(pcm8k.tobytes())

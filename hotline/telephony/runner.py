@@ -247,6 +247,8 @@ class CallRunner:
                     recording=name,
                     draft="pending",
                 )
+                if self.ctl.on_description is not None:
+                    self.ctl.on_description(call_id, name)
             case s.SaveRating(call_id, stars):
                 self.summary.stars = stars
                 log.info("call %s rated %d by the caller", call_id, stars)

@@ -61,6 +61,8 @@ class StasisController:
         self.on_call_end: Callable[[CallSummary], None] | None = None
         # (call id, caller's channel, operator's channel, operator id) once bridged
         self.on_connected: Callable[[str, str, str, str], None] | None = None
+        # (call id, recording name) when the caller's description has been recorded
+        self.on_description: Callable[[str, str], None] | None = None
         self.resyncs = 0
         self._pending: set[asyncio.Future[Any]] = set()
         self.config = s.CallConfig(

@@ -1,0 +1,72 @@
+"""The caller's description, recorded while waiting, transcribed before an operator answers:
+the stand-in writes the recording as Asterisk would (8 kHz WAV), the server reads and
+decodes it, publishes the words and a draft, and the call's draft includes them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from hotline.agent_desk.keys import STORE
+from hotline.tickets.http import SERVICES
+from hotline.tickets.schema import calls
+from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
+
+
+async def _events(srv: Any, kind: str) -> list[dict[str, Any]]:
+    store = srv[STORE]
+    return [
+        json.loads(f[b"data"])
+        for _, f in await store.r.xrange(store.k_events)
+        if f[b"type"].decode() == kind
+    ]
+
+
+async def test_given_a_recorded_description_when_transcribed_then_desk_and_draft_get_it(
+    standin, redis_url, server_factory, model_path, say, tmp_path: Path
+) -> None:
+    standin.sim.recordings_dir = str(tmp_path)
+    add_seats(standin, 1)
+    settings = make_settings(
+        standin,
+        redis_url,
+        operators=seats(1),
+        describe_after_s=0.2,
+        describe_min_wait_s=0,
+        announce_first_s=0,
+        asr_enabled=True,
+        asr_workers=1,
+        asr_model=model_path,
+        recordings_dir=str(tmp_path),
+    )
+    srv = await server_factory(settings)
+    wav = say("您好，请问有什么可以帮您。")
+    caller = standin.sim.incoming_call("13800000201", "12345", speech=str(wav))
+    name = f"describe-{caller.id}"
+    await wait_for(lambda: name in standin.sim.live_recordings, what="recording the caller")
+    await asyncio.sleep(4.5)  # the caller speaks
+    standin.sim.stop_recording(name)
+    assert (tmp_path / f"{name}.wav").exists()
+    found = await wait_for(
+        lambda: _events(srv, "transcript.description"), what="description transcribed", timeout=30
+    )
+    assert found[0]["call_id"] == caller.id and found[0]["recording"] == name
+    assert "请问" in found[0]["text"]
+    assert found[0]["draft"]["summary"].startswith("市民来电")
+
+    await ready_all(srv, ["1001"])
+    await asyncio.wait_for(caller.bridged_with_agent.wait(), 5)
+    standin.sim.remote_hangup(caller.id)
+
+    async def row() -> Any:
+        async with srv[SERVICES].store.engine.connect() as conn:
+            q = select(calls).where(calls.c.call_id == caller.id)
+            return (await conn.execute(q)).first()
+
+    stored = await wait_for(row, what="call record", timeout=20)
+    segments = json.loads(stored.transcript)
+    assert segments[0]["source"] == "description" and "请问" in segments[0]["text"]
