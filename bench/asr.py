@@ -208,8 +208,10 @@ async def main() -> int:
         acc = accuracy(path, items)
         summary[f"{name}_rtf"] = round(acc["rtf"], 3)
         summary[f"{name}_cer"] = round(acc["cer"], 3)
-        rows += [(f"{name}: RTF (CPU s / audio s)", acc["rtf"], "target ≤ 0.25 (tuned)"),
-                 (f"{name}: CER", acc["cer"], "tuned ≤ shipped + 0.02")]  # fmt: skip
+        rows += [
+            (f"{name}: RTF (CPU s / audio s)", acc["rtf"], "target ≤ 0.25 (tuned)"),
+            (f"{name}: CER", acc["cer"], "tuned ≤ shipped + 0.02"),
+        ]
     summary["corpus_audio_s"] = round(acc["audio_s"], 1)
     audio = conversation(items)
     seconds = 20.0 if args.quick else 45.0
@@ -218,8 +220,13 @@ async def main() -> int:
         best = 0
         for n in counts:
             r = await live(dirs[name], n, seconds, audio)
-            rows.append((f"{name}: {n} live streams, max backlog s", r["max_backlog_s"],
-                         "sustained" if r["sustained"] else "NOT sustained"))  # fmt: skip
+            rows.append(
+                (
+                    f"{name}: {n} live streams, max backlog s",
+                    r["max_backlog_s"],
+                    "sustained" if r["sustained"] else "NOT sustained",
+                )
+            )
             summary[f"{name}_{n}_streams_max_backlog_s"] = round(r["max_backlog_s"], 2)
             summary[f"{name}_{n}_streams_cpu_per_stream"] = round(r["worker_cpu_per_stream_s"], 3)
             if not r["sustained"]:
@@ -234,9 +241,15 @@ async def main() -> int:
         summary[f"workers2_{share}_ready_s"] = round(m["ready_s"], 2)
         rows.append((f"2 workers, share={share}: PSS MiB", m["pss_mib"], ""))
     print_table("ASR (vosk-model-small-cn-0.22, espeak-ng speech)", rows)
-    settings = {"quick": args.quick, "live_seconds": seconds, "stream_counts": counts,
-                "workers": 2, "decoding": {k: v.describe() for k, v in SETTINGS.items()},
-                "corpus_lines": len(items), "model": str(MODEL)}  # fmt: skip
+    settings = {
+        "quick": args.quick,
+        "live_seconds": seconds,
+        "stream_counts": counts,
+        "workers": 2,
+        "decoding": {k: v.describe() for k, v in SETTINGS.items()},
+        "corpus_lines": len(items),
+        "model": str(MODEL),
+    }
     path = write_results("asr", settings, summary, notes=str(machine()["cpu"]))
     print(f"\nwritten {path}")
     return 0

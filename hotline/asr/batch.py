@@ -120,9 +120,13 @@ async def transcribe_files(
                 progress(0.0)
                 return
         draft = make_draft(tr.utterances(), rules) if tr.segments else None
-        body = {"recording": str(path), "seconds": round(audio.seconds, 2), "status": tr.status,
-                "segments": json.loads(tr.to_json()),
-                "draft": draft_json(draft) if draft else None}  # fmt: skip
+        body = {
+            "recording": str(path),
+            "seconds": round(audio.seconds, 2),
+            "status": tr.status,
+            "segments": json.loads(tr.to_json()),
+            "draft": draft_json(draft) if draft else None,
+        }
         tmp = target.with_suffix(".tmp")
         tmp.write_text(json.dumps(body, ensure_ascii=False, indent=1), encoding="utf-8")
         tmp.replace(target)

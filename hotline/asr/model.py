@@ -35,8 +35,11 @@ class Decoding:
 def rewrite_conf(conf: str, d: Decoding) -> str:
     """model.conf text with the chosen options replaced (or appended)."""
     lines = conf.splitlines()
-    for opt, value in (("beam", d.beam), ("max-active", d.max_active),
-                       ("lattice-beam", d.lattice_beam)):  # fmt: skip
+    for opt, value in (
+        ("beam", d.beam),
+        ("max-active", d.max_active),
+        ("lattice-beam", d.lattice_beam),
+    ):
         if value is None:
             continue
         pattern = re.compile(rf"^--{re.escape(opt)}=")

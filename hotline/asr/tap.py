@@ -112,8 +112,9 @@ class LiveTranscriber:
             try:
                 await self._start_side(tap, s, channel)
             except Exception as exc:  # a failed tap costs the live transcript, never the call
-                log.warning("call %s: live transcript of the %s side failed: %r",
-                            tap.call_id, side, exc)  # fmt: skip
+                log.warning(
+                    "call %s: live transcript of the %s side failed: %r", tap.call_id, side, exc
+                )
                 await self._stop_side(s)
                 s.live = False
         self._count_status(tap)
@@ -149,8 +150,14 @@ class LiveTranscriber:
             tap.transcript.add(Segment(s.side, start, end, r["text"]))
         if self.metrics is not None:
             self.metrics.asr_segments.labels(kind=r["type"]).inc()
-        event = {"call_id": tap.call_id, "operator_id": tap.operator_id, "side": s.side,
-                 "text": r["text"], "start": start, "end": end}  # fmt: skip
+        event = {
+            "call_id": tap.call_id,
+            "operator_id": tap.operator_id,
+            "side": s.side,
+            "text": r["text"],
+            "start": start,
+            "end": end,
+        }
         try:
             self._events.put_nowait((f"transcript.{r['type']}", event))
         except asyncio.QueueFull:
@@ -225,8 +232,11 @@ class LiveTranscriber:
         return Finished(t, draft)
 
     async def _publish_end(self, tap: _CallTap, draft: Draft | None) -> None:
-        data: dict[str, Any] = {"call_id": tap.call_id, "operator_id": tap.operator_id,
-                                "status": tap.transcript.status}  # fmt: skip
+        data: dict[str, Any] = {
+            "call_id": tap.call_id,
+            "operator_id": tap.operator_id,
+            "status": tap.transcript.status,
+        }
         if draft is not None:
             data["draft"] = draft_json(draft)
         try:
@@ -236,8 +246,11 @@ class LiveTranscriber:
 
     async def _stop_side(self, s: _Side) -> None:
         self.receiver.forget(s.key)
-        for step in (lambda: self.ari.hangup(s.snoop), lambda: self.ari.hangup(s.media),
-                     lambda: self.ari.destroy_bridge(s.bridge)):  # fmt: skip
+        for step in (
+            lambda: self.ari.hangup(s.snoop),
+            lambda: self.ari.hangup(s.media),
+            lambda: self.ari.destroy_bridge(s.bridge),
+        ):
             with contextlib.suppress(AriError, ConnectionError, asyncio.TimeoutError):
                 await step()
 

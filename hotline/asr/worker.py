@@ -125,15 +125,24 @@ class StreamDecoder:
     def closing(self) -> Result:
         """The stream's figures when it closes: audio heard, speech decoded."""
         speech = self.gate.speech_frames * self.gate.frame_bytes // 2 / self.rate
-        return {"sid": self.sid, "type": "closed", "speech_s": round(speech, 2),
-                "audio_s": round(self.gate.position / self.rate, 2)}  # fmt: skip
+        return {
+            "sid": self.sid,
+            "type": "closed",
+            "speech_s": round(speech, 2),
+            "audio_s": round(self.gate.position / self.rate, 2),
+        }
 
     def _stream_time(self, rec_samples: int) -> float:
         return (self._utt_start + rec_samples - self._utt_rec_base) / self.rate
 
     def _result(self, kind: str, text: str, start: float, end: float) -> Result:
-        return {"sid": self.sid, "type": kind, "text": text, "start": round(start, 2),
-                "end": round(end, 2)}  # fmt: skip
+        return {
+            "sid": self.sid,
+            "type": kind,
+            "text": text,
+            "start": round(start, 2),
+            "end": round(end, 2),
+        }
 
 
 def _text(vosk_text: str) -> str:

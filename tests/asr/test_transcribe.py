@@ -48,12 +48,16 @@ def stereo(caller: np.ndarray, operator: np.ndarray) -> np.ndarray:
 
 
 def run_cli(*args: str, data_dir: Path, model: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, HOTLINE_DATA_DIR=str(data_dir), HOTLINE_ASR_MODEL=model,
-               HOTLINE_ASR_WORKERS="1")  # fmt: skip
+    env = dict(
+        os.environ, HOTLINE_DATA_DIR=str(data_dir), HOTLINE_ASR_MODEL=model, HOTLINE_ASR_WORKERS="1"
+    )
     return subprocess.run(
         [sys.executable, "-m", "hotline.cli", "transcribe", *args],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_given_recordings_when_transcribed_twice_then_the_second_run_skips_them(
@@ -93,10 +97,25 @@ async def test_given_pending_calls_when_transcribed_then_rows_get_transcript_and
     write(tmp_path / "call-a.wav", pcm(say("公司拖欠工资三个月了，老板不见了。")), 16000)
     log = CallLog(env.engine)
     now = datetime(2026, 11, 23, 3, 0, tzinfo=UTC).timestamp()
-    for cid, rec, status in [("a", "call-a", "pending"), ("b", "call-b", "pending"),
-                             ("c", "call-c", "done")]:  # fmt: skip
-        log.put(CallSummary(cid, "12345", "138", now, now + 60, now + 5, "1001", "answered",
-                            recording=rec, transcript_status=status))  # fmt: skip
+    for cid, rec, status in [
+        ("a", "call-a", "pending"),
+        ("b", "call-b", "pending"),
+        ("c", "call-c", "done"),
+    ]:
+        log.put(
+            CallSummary(
+                cid,
+                "12345",
+                "138",
+                now,
+                now + 60,
+                now + 5,
+                "1001",
+                "answered",
+                recording=rec,
+                transcript_status=status,
+            )
+        )
     await log.flush()
     todo = await pending_calls(env.engine, None, None)
     assert sorted(todo) == [("a", "call-a"), ("b", "call-b")]

@@ -34,8 +34,11 @@ def test_given_the_recorded_first_packets_when_rebuilt_and_parsed_then_fields_ma
         data = rtp_packet(p["seq"], p["ts"], p["ssrc"], b"\x00\x01" * 320)
         got = parse(data)
         assert (got.seq, got.timestamp, got.ssrc, got.payload_type) == (
-            p["seq"], p["ts"], p["ssrc"], summary["payload_types"][0]
-        )  # fmt: skip
+            p["seq"],
+            p["ts"],
+            p["ssrc"],
+            summary["payload_types"][0],
+        )
         assert len(got.payload) == summary["payload_sizes"][0]
 
 

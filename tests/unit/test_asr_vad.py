@@ -81,8 +81,13 @@ def test_given_a_steady_tone_when_gated_then_after_the_window_it_is_background()
 
 
 def test_given_clipped_audio_when_gated_then_it_is_speech() -> None:
-    clipped = np.clip(np.frombuffer(tone(1.0, amp=60000.0 / 2), "<i2").astype(np.int32) * 4,
-                      -32768, 32767).astype("<i2").tobytes()  # fmt: skip
+    clipped = (
+        np.clip(
+            np.frombuffer(tone(1.0, amp=60000.0 / 2), "<i2").astype(np.int32) * 4, -32768, 32767
+        )
+        .astype("<i2")
+        .tobytes()
+    )
     g = Gate()
     assert START in kinds(g.push(silence(0.5) + clipped + silence(1)))
 
