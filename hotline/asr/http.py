@@ -100,13 +100,23 @@ async def events(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
     await resp.prepare(request)
-    await resp.write(b": connected\n\n")
+    try:
+        await resp.write(b": connected\n\n")
+        await _stream(resp, store, last, types, operator, call)
+    except ConnectionResetError:
+        pass  # the desk went away
+    return resp
+
+
+async def _stream(
+    resp: web.StreamResponse, store: Any, last: str, types: list[str], operator: str, call: str
+) -> None:
     while True:
         try:
             batch = await store.r.xread({store.k_events: last}, count=200, block=KEEPALIVE_MS)
-        except Exception as exc:
+        except Exception as exc:  # Redis went away: say so; the desk reconnects with its id
             await resp.write(f"event: error\ndata: {json.dumps(str(exc))}\n\n".encode())
-            break
+            return
         if not batch:
             await resp.write(b": keep-alive\n\n")
             continue
@@ -116,7 +126,6 @@ async def events(request: web.Request) -> web.StreamResponse:
                 kind = fields[b"type"].decode()
                 data = fields.get(b"data", b"{}").decode()
                 await resp.write(f"id: {last}\nevent: {kind}\ndata: {data}\n\n".encode())
-    return resp
 
 
 def ops() -> list[Op]:
