@@ -133,3 +133,23 @@ async def _listen(
 
 def _connected(pushed: list[tuple[str, dict[str, Any]]]) -> bool:
     return any(k == "connected" for k, _ in pushed)
+
+
+async def test_given_no_usable_model_when_calls_come_then_they_connect_without_transcripts(
+    standin, redis_url, server_factory, tmp_path, caplog
+) -> None:
+    (tmp_path / "am").mkdir()
+    (tmp_path / "am" / "final.mdl").write_bytes(b"not a model")
+    add_seats(standin, 1)
+    settings = make_settings(
+        standin, redis_url, operators=seats(1), asr_enabled=True, asr_model=str(tmp_path)
+    )
+    srv = await server_factory(settings)
+    assert "speech recognition off" in caplog.text
+    await ready_all(srv, ["1001"])
+    caller = standin.sim.incoming_call("13800138001", "12345")
+    await asyncio.wait_for(caller.bridged_with_agent.wait(), 5)
+    assert not [c for c in standin.sim.channels.values() if c.kind in ("snoop", "media")]
+    standin.sim.remote_hangup(caller.id)
+    row = await wait_for(_call_row(srv, caller.id), what="call record", timeout=10)
+    assert row.outcome == "answered" and row.transcript is None
