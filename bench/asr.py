@@ -248,7 +248,7 @@ async def main() -> int:
         "workers": 2,
         "decoding": {k: v.describe() for k, v in SETTINGS.items()},
         "corpus_lines": len(items),
-        "model": str(MODEL),
+        "model": f"../{MODEL.relative_to(ROOT.parent)}",
     }
     path = write_results("asr", settings, summary, notes=str(machine()["cpu"]))
     print(f"\nwritten {path}")
