@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import socket
 import sys
 import tempfile
 import time
@@ -54,8 +56,6 @@ def corpus() -> list[tuple[str, Path]]:
 
 
 def accuracy(model: str, items: list[tuple[str, Path]]) -> dict[str, float]:
-    import json
-
     from vosk import KaldiRecognizer, Model, SetLogLevel
 
     SetLogLevel(-1)
@@ -112,8 +112,6 @@ async def live(model: str, streams: int, seconds: float, audio: bytes) -> dict[s
                 w.setsampwidth(2)
                 w.setframerate(16000)
                 w.writeframes(audio[offset:] + audio[:offset])
-            import socket
-
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.bind(("127.0.0.1", 0))
             stream = RtpStream(key, lambda b, k=key: pool.feed(k, b), lambda k=key: pool.finish(k))

@@ -74,11 +74,16 @@ async def transcribe(pool: EnginePool, key: str, audio: Audio) -> CallTranscript
 
     async def side(name: str, pcm: bytes) -> None:
         results: list[dict[str, Any]] = []
-        await pool.open_when_free(f"{key}/{name}", results.append, rate=audio.rate)
+        stream = f"{key}/{name}"
+        await pool.open_when_free(stream, results.append, rate=audio.rate)
         step = int(audio.rate * CHUNK_S) * 2
-        for i in range(0, len(pcm), step):
-            await pool.feed_paced(f"{key}/{name}", pcm[i : i + step])
-        closing = await pool.close(f"{key}/{name}", timeout=max(30.0, audio.seconds))
+        try:
+            for i in range(0, len(pcm), step):
+                await pool.feed_paced(stream, pcm[i : i + step])
+        except asyncio.CancelledError:
+            pool.abandon(stream)  # a timeout above us: free the worker's slot
+            raise
+        closing = await pool.close(stream, timeout=max(30.0, audio.seconds))
         if closing is None or closing.get("type") != "closed":
             out.status = "partial"
         for r in results:

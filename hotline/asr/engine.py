@@ -17,6 +17,7 @@ import json
 import logging
 import socket
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,12 +41,11 @@ class _Stream:
     batch: bool = False  # a recording: paced by the caller, never shed
     sent: int = 0  # bytes of audio sent to the worker
     acked: int = 0  # ... and decoded (or gated) by it
+    closed: asyncio.Future[Result] | None = None
 
     def lag_s(self) -> float:
         """How far the worker is behind this stream, in seconds of its audio."""
         return (self.sent - self.acked) / (2 * self.rate)
-
-    closed: asyncio.Future[Result] | None = None
 
 
 @dataclass
@@ -58,6 +58,7 @@ class _Worker:
     alive: bool = True
     task: asyncio.Task[None] | None = None
     progress: asyncio.Event = field(default_factory=asyncio.Event)  # set on each ack
+    shed_at: float = -1e9  # monotonic time it last cut a stream off
 
     def backlog_s(self) -> float:
         """The worst lag among its streams: how far behind real time it runs."""
@@ -85,7 +86,6 @@ class EnginePool:
         self._sids = itertools.count(1)
         self._closing = False
         self.refused = 0
-        self.degraded = 0
         self._room = asyncio.Event()  # set whenever a stream ends
 
     async def start(self) -> None:
@@ -110,16 +110,19 @@ class EnginePool:
         for index, (mine, child) in zip(indexes, pairs, strict=True):
             child.close()
             reader, writer = await asyncio.open_unix_connection(sock=mine, limit=1 << 22)
+            workers.append(_Worker(index, reader, writer, proc))
+        for w in workers:
             try:  # wait until the model is loaded, so no audio queues up behind the load
-                hello = await asyncio.wait_for(reader.readline(), self.cfg.start_timeout_s)
+                hello = await asyncio.wait_for(w.reader.readline(), self.cfg.start_timeout_s)
             except TimeoutError:
                 hello = b""
             if not hello.startswith(b'{"ready"'):
                 proc.kill()
+                for x in workers:
+                    x.writer.close()
                 raise RuntimeError(f"ASR worker did not start with model {self.cfg.model}")
-            w = _Worker(index, reader, writer, proc)
-            w.task = asyncio.create_task(self._read(w), name=f"asr-worker-{index}")
-            workers.append(w)
+        for w in workers:
+            w.task = asyncio.create_task(self._read(w), name=f"asr-worker-{w.index}")
         log.info("ASR: %d worker(s) in pid %d, model %s", len(indexes), proc.pid, self.cfg.model)
         return workers
 
@@ -127,11 +130,17 @@ class EnginePool:
 
     def capacity(self) -> int:
         """Streams that could open now."""
-        return sum(
-            self.cfg.max_streams - len(w.streams)
+        return sum(self.cfg.max_streams - len(w.streams) for w in self._ready())
+
+    def _ready(self) -> list[_Worker]:
+        """Workers that can take another stream: alive, not full, not behind."""
+        return [
+            w
             for w in self.workers
-            if w.alive and w.backlog_s() < self.cfg.max_backlog_s / 2
-        )
+            if w.alive
+            and len(w.streams) < self.cfg.max_streams
+            and w.backlog_s() < self.cfg.max_backlog_s / 2
+        ]
 
     def open(
         self,
@@ -158,13 +167,7 @@ class EnginePool:
         self._open_on(w, key, on_result, rate, None, True)
 
     def _admit(self, key: str) -> _Worker | None:
-        ready = [
-            w
-            for w in self.workers
-            if w.alive
-            and len(w.streams) < self.cfg.max_streams
-            and w.backlog_s() < self.cfg.max_backlog_s / 2
-        ]
+        ready = self._ready()
         if not ready or self._closing or key in self.streams:
             return None
         return min(ready, key=lambda x: (len(x.streams), x.backlog_s()))
@@ -192,11 +195,17 @@ class EnginePool:
         if st is None or st.degraded:
             return False
         w = st.worker
+        now = time.monotonic()
+        # Too far behind: cut off the newest live stream, then give the worker as long to
+        # catch up before cutting again (its streams all lag alike; without the pause one
+        # slow second would shed every stream on it).
         if not st.batch and st.lag_s() > self.cfg.max_backlog_s:
-            newest = max(w.streams.values(), key=lambda s: (not s.batch, s.sid))
-            self._degrade(newest, "overloaded")
-            if newest is st:
-                return False
+            if now - w.shed_at > self.cfg.max_backlog_s:
+                w.shed_at = now
+                newest = max(w.streams.values(), key=lambda s: (not s.batch, s.sid))
+                self._degrade(newest, "overloaded")
+                if newest is st:
+                    return False
         self._send(w, AUDIO_MSG, st.sid, pcm)
         st.sent += len(pcm)
         return True
@@ -235,9 +244,13 @@ class EnginePool:
         finally:
             self._forget(st)
 
-    def backlog_s(self, key: str) -> float:
+    def abandon(self, key: str) -> None:
+        """Drop a stream without waiting for its last words (its reader was cancelled)."""
         st = self.streams.get(key)
-        return st.worker.backlog_s() if st else 0.0
+        if st is not None:
+            if not st.degraded:
+                self._send(st.worker, CLOSE, st.sid, b"")
+            self._forget(st)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -250,7 +263,6 @@ class EnginePool:
         if st.degraded:
             return
         st.degraded = reason
-        self.degraded += 1
         if self.metrics is not None:
             self.metrics.asr_streams_total.labels(outcome="degraded").inc()
         log.warning("ASR stream %s degraded to post-call transcription: %s", st.key, reason)

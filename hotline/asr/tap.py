@@ -39,8 +39,7 @@ class _Side:
     side: str
     key: str
     snoop: str
-    media: str
-    bridge: str
+    media: str  # the externalMedia channel; its bridge has the same id
     live: bool = False
     stream: RtpStream | None = None
 
@@ -50,8 +49,8 @@ class _CallTap:
     call_id: str
     operator_id: str
     answered_at: float
+    transcript: CallTranscript
     sides: dict[str, _Side] = field(default_factory=dict)
-    transcript: CallTranscript = field(default_factory=lambda: CallTranscript(""))
     starting: asyncio.Task[None] | None = None
 
 
@@ -96,8 +95,7 @@ class LiveTranscriber:
         """The operator is bridged: start both sides (in the background)."""
         if call_id in self.calls:
             return
-        tap = _CallTap(call_id, operator, time.time())
-        tap.transcript = CallTranscript(call_id)
+        tap = _CallTap(call_id, operator, time.time(), transcript=CallTranscript(call_id))
         self.calls[call_id] = tap
         tap.starting = asyncio.create_task(
             self._start(tap, {"caller": caller_chan, "operator": agent_chan}),
@@ -107,7 +105,7 @@ class LiveTranscriber:
     async def _start(self, tap: _CallTap, channels: dict[str, str]) -> None:
         for side, channel in channels.items():
             snoop, media = (f"{p}{side[0]}-{tap.call_id}" for p in TAP_PREFIXES)
-            s = _Side(side, f"{tap.call_id}/{side}", snoop, media, media)
+            s = _Side(side, f"{tap.call_id}/{side}", snoop, media)
             tap.sides[side] = s
             try:
                 await self._start_side(tap, s, channel)
@@ -133,8 +131,8 @@ class LiveTranscriber:
             host = await self.ari.get_variable(s.media, "UNICASTRTP_LOCAL_ADDRESS")
         s.stream = RtpStream(s.key, lambda pcm: self._feed(s, pcm), lambda: self.pool.finish(s.key))
         self.receiver.expect(host, int(port), s.stream)
-        await self.ari.create_bridge(s.bridge, "mixing", name=s.bridge)
-        await self.ari.add_channels(s.bridge, s.snoop, s.media)
+        await self.ari.create_bridge(s.media, "mixing", name=s.media)
+        await self.ari.add_channels(s.media, s.snoop, s.media)
 
     def _feed(self, s: _Side, pcm: bytes) -> None:
         if s.live and not self.pool.feed(s.key, pcm):
@@ -249,7 +247,7 @@ class LiveTranscriber:
         for step in (
             lambda: self.ari.hangup(s.snoop),
             lambda: self.ari.hangup(s.media),
-            lambda: self.ari.destroy_bridge(s.bridge),
+            lambda: self.ari.destroy_bridge(s.media),
         ):
             with contextlib.suppress(AriError, ConnectionError, asyncio.TimeoutError):
                 await step()

@@ -28,13 +28,12 @@ from typing import Any
 
 from .draft import join_words
 from .vad import AUDIO, END, START, Gate, VadConfig
-from .vocab import grammar
+from .vocab import UNKNOWN, grammar
 
 FRAME = struct.Struct("!BII")
 OPEN, AUDIO_MSG, FINISH, CLOSE = 1, 2, 3, 4
 PARTIAL_EVERY_S = 0.3
 ACK_EVERY_S = 0.1
-UNKNOWN = "[unk]"
 
 Result = dict[str, Any]
 

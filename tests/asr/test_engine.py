@@ -3,6 +3,7 @@ admission, back-pressure and a worker that dies."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import wave
@@ -73,6 +74,7 @@ async def test_given_a_worker_far_behind_when_fed_then_its_newest_stream_is_cut_
         pool.feed("old", speech[i : i + 3200])
         pool.feed("new", speech[i : i + 3200])
     assert pool.streams["new"].degraded == "overloaded"
+    assert not pool.streams["old"].degraded, "one stream is cut, then the worker may catch up"
     assert any(r["type"] == "degraded" for r in seen["new"])
     assert not pool.feed("new", b"\0" * 640), "a degraded stream takes no more audio"
     assert await pool.close("new") is None
@@ -105,3 +107,16 @@ def _children(pid: int) -> list[str]:
         return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except FileNotFoundError:
         return []
+
+
+async def test_given_a_transcription_cancelled_midway_then_its_worker_slot_is_freed(
+    make_pool: Any, say: Any
+) -> None:
+    from hotline.asr.batch import Audio, transcribe
+
+    pool = await make_pool(workers=1, max_streams=1)
+    long = pcm(say("公司拖欠工资三个月了，老板不见了。")) * 20
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(transcribe(pool, "rec", Audio(16000, {"call": long})), 0.5)
+    assert pool.streams == {} and pool.capacity() == 1
+    assert pool.open("next", lambda r: None), "the slot is usable again"
