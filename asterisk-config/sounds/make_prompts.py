@@ -1,6 +1,11 @@
-"""Generate the placeholder Mandarin prompts listed in prompts.toml.
+"""Generate the placeholder Mandarin sounds listed in prompts.toml.
 
     python asterisk-config/sounds/make_prompts.py [--force]
+
+Every file goes under ``zh/`` with the name Asterisk looks it up by: the hotline's prompts as
+``zh/hotline/<name>.wav``, the digits ``say.c`` plays for ``number:`` and ``digits:`` as
+``zh/digits/<name>.wav``, stock sounds (``ss-noservice``, ``queue-*``) and tones (``beep``)
+as ``zh/<name>.wav``.
 
 Needs espeak-ng and sox (Debian: apt-get install espeak-ng sox) and pypinyin. Debian's
 espeak-ng reads hanzi as English, so each text goes through pypinyin to tone-numbered pinyin
@@ -20,7 +25,27 @@ from pathlib import Path
 from pypinyin import Style, lazy_pinyin
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "zh" / "hotline"
+ZH = HERE / "zh"
+# espeak-ng pads with silence; trimmed, digits run together as "三百零五", not "三 … 百 …"
+TRIM = ["silence", "1", "0.02", "0.5%", "reverse", "silence", "1", "0.02", "0.5%", "reverse"]
+FADE = ["fade", "0.01", "0", "0.01"]  # no click at either end of a tone
+SOX_8K = ["-r", "8000", "-c", "1", "-b", "16"]  # what Asterisk plays without transcoding
+FOLDERS = {"digits": "digits", "core": "", "tones": ""}  # table → folder under zh/
+
+
+def sounds(prompts: dict[str, object]) -> dict[str, tuple[str, str]]:
+    """``{relative name without extension: (kind, text or synth arguments)}``."""
+    out: dict[str, tuple[str, str]] = {}
+    for key, value in prompts.items():
+        if isinstance(value, str):
+            out[f"hotline/{key}"] = ("speech", value)
+            continue
+        if key not in FOLDERS or not isinstance(value, dict):
+            raise SystemExit(f"prompts.toml: unknown table [{key}]")
+        kind = "tone" if key == "tones" else "speech"
+        for name, text in value.items():
+            out[f"{FOLDERS[key]}/{name}".lstrip("/")] = (kind, str(text))
+    return out
 
 
 def pinyin(text: str) -> str:
@@ -34,10 +59,17 @@ def pinyin(text: str) -> str:
     return " ".join(spoken)
 
 
-def render(name: str, text: str, force: bool) -> bool:
-    target = OUT / f"{name}.wav"
+def render(name: str, kind: str, text: str, force: bool) -> bool:
+    target = ZH / f"{name}.wav"
     if target.exists() and not force:
         return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "tone":
+        subprocess.run(
+            ["sox", "-n", *SOX_8K, str(target), "synth", *text.split(), "vol", "0.5", *FADE],
+            check=True,
+        )
+        return True
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.wav"
         subprocess.run(
@@ -45,7 +77,7 @@ def render(name: str, text: str, force: bool) -> bool:
             check=True,
         )
         subprocess.run(
-            ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(target), "norm", "-3"],
+            ["sox", str(raw), *SOX_8K, str(target), "norm", "-3", *TRIM],
             check=True,
         )
     return True
@@ -55,10 +87,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     args = p.parse_args()
-    prompts = tomllib.loads((HERE / "prompts.toml").read_text(encoding="utf-8"))
-    OUT.mkdir(parents=True, exist_ok=True)
-    made = sum(render(name, text, args.force) for name, text in prompts.items())
-    print(f"{made} prompts written, {len(prompts) - made} kept, in {OUT}")
+    wanted = sounds(tomllib.loads((HERE / "prompts.toml").read_text(encoding="utf-8")))
+    made = sum(render(name, kind, text, args.force) for name, (kind, text) in wanted.items())
+    print(f"{made} sounds written, {len(wanted) - made} kept, in {ZH}")
     return 0
 
 

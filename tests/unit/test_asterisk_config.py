@@ -46,8 +46,11 @@ def _strip_comment(line: str) -> str:
     return re.sub(r"(?<!\\);.*", "", line).strip()
 
 
-def load(folder: Path, name: str, seen: tuple[str, ...] = ()) -> list[Section]:
-    """Sections of ``name`` with its #includes followed, as Asterisk's config parser does."""
+def load(
+    folder: Path, name: str, seen: tuple[str, ...] = (), *, rendered: bool = True
+) -> list[Section]:
+    """Sections of ``name`` with its #includes followed, as Asterisk's config parser does;
+    in the templates (``rendered=False``) the files render.sh writes are skipped."""
     assert name not in seen, f"#include loop: {' → '.join([*seen, name])}"
     path = folder / name
     assert path.is_file(), f"{' → '.join([*seen, name])}: #include of a missing file"
@@ -57,10 +60,8 @@ def load(folder: Path, name: str, seen: tuple[str, ...] = ()) -> list[Section]:
         if line.startswith("#"):
             directive, _, target = line.partition(" ")
             target = target.strip().strip('"')
-            if directive == "#include" or (
-                directive == "#tryinclude" and (folder / target).is_file()
-            ):
-                included = load(folder, target, (*seen, name))
+            if (directive == "#include" and rendered) or (folder / target).is_file():
+                included = load(folder, target, (*seen, name), rendered=rendered)
                 if included and sections and included[0].name == "":
                     sections[-1].options += included.pop(0).options
                 sections += included
