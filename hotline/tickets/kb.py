@@ -22,11 +22,23 @@ from xml.etree import ElementTree
 
 import jieba
 import jieba.analyse
-from sqlalchemy import insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Row, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hotline.tickets import schema as t
 from hotline.tickets.exceptions import InvalidInput, TicketNotFound
+
+
+class KbInvalid(InvalidInput):
+    """A document or request the knowledge base cannot take (subclass: imports that skip
+    ``InvalidInput`` files keep doing so)."""
+
+    error_id = "kb-invalid"
+
+
+class ArticleNotFound(TicketNotFound):
+    error_id = "kb-not-found"
+
 
 log = logging.getLogger(__name__)
 jieba.setLogLevel(logging.WARNING)
@@ -109,7 +121,7 @@ def read_document(path: Path) -> Document:
     """Title and plain text of a Markdown, HTML, DOCX or text file."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
-        raise InvalidInput(f"{path.name}: unsupported type (use {', '.join(sorted(SUPPORTED))})")
+        raise KbInvalid(f"{path.name}: unsupported type (use {', '.join(sorted(SUPPORTED))})")
     title = ""
     try:
         if suffix == ".docx":
@@ -127,7 +139,7 @@ def read_document(path: Path) -> Document:
             else:
                 body = raw
     except (OSError, zipfile.BadZipFile, KeyError, ElementTree.ParseError) as e:
-        raise InvalidInput(f"{path.name}: cannot read ({e})") from e
+        raise KbInvalid(f"{path.name}: cannot read ({e})") from e
     body = re.sub(r"\n\s*\n+", "\n\n", body).strip()
     if not title:
         first = next((line.strip() for line in body.splitlines() if line.strip()), "")
@@ -135,7 +147,22 @@ def read_document(path: Path) -> Document:
     return Document(title=title[:300], body=body, source=str(path))
 
 
+def article_key(path: Path) -> str:
+    """A file's identity in the knowledge base: its folder's name and its own name
+    (``kb-sample/shebaoka.md``), the same wherever the checkout or the folder is moved, and the
+    same whether the file is imported alone or with its folder. The demo's seeding and
+    ``hotline kb import`` both key articles by it."""
+    p = path.resolve()
+    return f"{p.parent.name}/{p.name}" if p.parent.name else p.name
+
+
 class KnowledgeBase:
+    """Articles keyed by ``source`` (``article_key`` for files). An article whose key is not
+    known but whose title and body are already stored is the same article arriving under
+    another key (imported from a copy, or stored under an older key such as an absolute
+    path or ``sample:<name>``): it takes the new key instead of being added again, so later
+    edits to the file update it."""
+
     def __init__(self, engine: AsyncEngine, *, clock: Any) -> None:
         self.engine = engine
         self.clock = clock
@@ -146,7 +173,7 @@ class KnowledgeBase:
         """Add or update an article (by ``source``); returns its id and whether it changed."""
         title, body = title.strip(), body.strip()
         if not title or not body:
-            raise InvalidInput("an article needs a title and a body")
+            raise KbInvalid("an article needs a title and a body")
         digest = hashlib.sha256(f"{title}\n{category}\n{body}".encode()).hexdigest()
         values = {
             "title": title,
@@ -157,30 +184,40 @@ class KnowledgeBase:
             "updated_at": self.clock(),
         }
         async with self.engine.begin() as conn:
-            row = None
-            if source:
-                row = (
+            row = await self._find(conn, source, title, body) if source else None
+            if row is None:
+                new_id = (
                     await conn.execute(
-                        select(t.kb_articles.c.id, t.kb_articles.c.source_hash).where(
-                            t.kb_articles.c.source == source
-                        )
+                        insert(t.kb_articles)
+                        .values(source=source, **values)
+                        .returning(t.kb_articles.c.id)
                     )
-                ).first()
-            if row is not None:
-                if row.source_hash == digest:
-                    return int(row.id), False
-                await conn.execute(
-                    update(t.kb_articles).where(t.kb_articles.c.id == row.id).values(**values)
-                )
-                return int(row.id), True
-            new_id = (
-                await conn.execute(
-                    insert(t.kb_articles)
-                    .values(source=source, **values)
-                    .returning(t.kb_articles.c.id)
-                )
-            ).scalar_one()
-            return int(new_id), True
+                ).scalar_one()
+                return int(new_id), True
+            changed = row.source_hash != digest
+            if not changed and row.source == source:
+                return int(row.id), False
+            if row.source != source:
+                log.info("kb article %s: key %s replaces %s", row.id, source, row.source)
+            await conn.execute(
+                update(t.kb_articles)
+                .where(t.kb_articles.c.id == row.id)
+                .values(source=source, **(values if changed else {}))
+            )
+            return int(row.id), changed
+
+    @staticmethod
+    async def _find(
+        conn: AsyncConnection, source: str, title: str, body: str
+    ) -> Row[Any, Any, Any] | None:
+        """The article keyed ``source``, else the oldest one with the same title and body."""
+        a = t.kb_articles.c
+        columns = select(a.id, a.source, a.source_hash)
+        row = (await conn.execute(columns.where(a.source == source))).first()
+        if row is None:
+            same = columns.where(a.title == title, a.body == body).order_by(a.id).limit(1)
+            row = (await conn.execute(same)).first()
+        return row
 
     async def get(self, article_id: int) -> dict[str, Any]:
         async with self.engine.connect() as conn:
@@ -188,7 +225,7 @@ class KnowledgeBase:
                 await conn.execute(select(t.kb_articles).where(t.kb_articles.c.id == article_id))
             ).first()
         if row is None:
-            raise TicketNotFound(f"no article {article_id}")
+            raise ArticleNotFound(f"no article {article_id}")
         out = dict(row._mapping)
         out.pop("tokens")
         out["updated_at"] = out["updated_at"].isoformat()
