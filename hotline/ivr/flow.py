@@ -15,6 +15,9 @@ hotline number) is bound to one flow. Node types:
 ``condition`` time of day, weekdays, dates and runtime flags → ``then`` / ``else``
 ``ticket_status`` read back the status of the ticket number in ``number_from``
                   → ``found`` / ``not_found``
+
+Supervisors may switch only the runtime flags some flow in force reads: those its
+``condition`` nodes name, and any it declares in a top-level ``flags:`` list.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ PROMPT = re.compile(r"^((sound|digits|number|tone|recording):)?[\w/.,:#*-]+$")
 Prompt = Annotated[str, Field(min_length=1, max_length=200, pattern=PROMPT.pattern)]
 Prompts = Prompt | list[Prompt]
 NodeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w-]+$")]
+FlagName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w-]+$")]
 
 
 class FlowError(HotlineError):
@@ -165,6 +169,8 @@ class Flow(BaseModel):
     lines: list[Annotated[str, Field(pattern=r"^[0-9]{3,20}$")]] = Field(default_factory=list)
     start: NodeId
     nodes: dict[NodeId, Node]
+    # runtime flags supervisors may switch beyond those the flow's conditions read
+    flags: list[FlagName] = Field(default_factory=list)
 
     def targets(self, node: Any) -> dict[str, str]:
         out = {}
@@ -175,6 +181,11 @@ class Flow(BaseModel):
         if isinstance(node, MenuNode):
             out.update({f"options.{k}": v for k, v in node.options.items()})
         return out
+
+    def flags_read(self) -> set[str]:
+        """The runtime flags this flow reads: its conditions' and the declared ones."""
+        read = {n.flag for n in self.nodes.values() if isinstance(n, ConditionNode) and n.flag}
+        return read | set(self.flags)
 
     def prompts(self) -> set[str]:
         names: set[str] = set()
@@ -318,6 +329,10 @@ class FlowSet:
 
     def for_line(self, line: str) -> Flow:
         return self.by_line.get(line, self.default)
+
+    def known_flags(self) -> frozenset[str]:
+        """Every flag some flow in force reads: the only ones worth switching."""
+        return frozenset().union(*(f.flags_read() for f in [*self.by_line.values(), self.default]))
 
 
 DEFAULT_FLOW = """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from hotline.agent_desk.keys import CONTROLLER
@@ -14,11 +16,19 @@ from hotline.tickets.http import _actor, _body, _json, _require
 from hotline.tickets.models import Role
 
 SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
+FLAG_NAME = re.compile(r"[\w-]{1,64}")
 
 
 class IvrUnavailable(HotlineError):
     error_id = "ivr-unavailable"
     status = 503
+
+
+class IvrInvalid(HotlineError):
+    """A flag name or request body the IVR API cannot take."""
+
+    error_id = "ivr-invalid"
+    status = 422
 
 
 def _runtime(request: web.Request) -> IvrRuntime:
@@ -31,6 +41,7 @@ def _runtime(request: web.Request) -> IvrRuntime:
 def _state(rt: IvrRuntime) -> dict[str, object]:
     return {
         "flags": sorted(rt.flags),
+        "known_flags": sorted(rt.known_flags()),
         "flows": {line: flow.name for line, flow in rt.flows.by_line.items()},
         "default_flow": rt.flows.default.name,
         "sources": rt.flows.sources,
@@ -46,9 +57,12 @@ async def ivr_state(request: web.Request) -> web.Response:
 async def set_ivr_flag(request: web.Request) -> web.Response:
     _require(await _actor(request), SUPERVISORS)
     name = request.match_info["name"]
-    if not (0 < len(name) <= 64 and name.replace("_", "").replace("-", "").isalnum()):
-        raise InvalidInput("a flag name is 1-64 letters, digits, - and _")
-    body = await _body(request, sc.FlagBody)
+    if not FLAG_NAME.fullmatch(name):
+        raise IvrInvalid("a flag name is 1-64 letters, digits, - and _", flag=name)
+    try:
+        body = await _body(request, sc.FlagBody)
+    except InvalidInput as e:  # the shared body reader speaks for tickets
+        raise IvrInvalid(e.message, **e.details) from None
     rt = _runtime(request)
     await rt.set_flag(name, body.on)
     return _json(_state(rt))

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from hotline.errors import HotlineError
 from hotline.ivr.flow import Flow, FlowError, load_flows
 from hotline.queue.store import RedisStore
 
@@ -23,6 +24,21 @@ log = logging.getLogger(__name__)
 
 Lookup = Callable[[str], Awaitable[str | None]]
 BUILT_IN = Path(str(resources.files("hotline.ivr") / "flows"))
+
+
+class UnknownFlag(HotlineError):
+    """A flag no flow in force reads: switching it would silently do nothing."""
+
+    error_id = "ivr-unknown-flag"
+    status = 404
+
+    def __init__(self, name: str, known: frozenset[str]) -> None:
+        listed = ", ".join(sorted(known)) or "none"
+        super().__init__(
+            f"no IVR flow reads the flag {name!r}; known flags: {listed}",
+            flag=name,
+            known=sorted(known),
+        )
 
 
 class IvrRuntime:
@@ -70,7 +86,15 @@ class IvrRuntime:
     def now(self) -> datetime:
         return datetime.now(UTC).astimezone(self.tz)
 
+    def known_flags(self) -> frozenset[str]:
+        return self.flows.known_flags()
+
     async def set_flag(self, name: str, on: bool) -> frozenset[str]:
+        """Switch a flag some flow reads; one still on that no flow reads any more (the flows
+        were reloaded since) may be switched off."""
+        known = self.known_flags()
+        if name not in known and (on or name not in self.flags):
+            raise UnknownFlag(name, known)
         await self.store.set_flag(name, on)
         self.flags = self.flags | {name} if on else self.flags - {name}
         log.warning("IVR flag %s switched %s", name, "on" if on else "off")
