@@ -3,22 +3,61 @@
 Values come from the environment (``HOTLINE_*``; ``REDIS_URL``, ``DATABASE_URL`` and
 ``ASR_MODEL`` are accepted unprefixed as DESIGN.md names them) or from a TOML file named
 by ``HOTLINE_CONFIG``. Nothing else in the package reads the environment.
+
+Values are checked when they are loaded: :func:`load_settings` turns any mistake into one
+:class:`ConfigError` whose message names the variable (or the file and line) and the fix.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from .errors import HotlineError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(HotlineError):
+    """A setting that cannot be used; the message names where it came from and the fix."""
+
+    error_id = "config-invalid"
+    status = 500
+
+
+def _port(value: Any, lowest: int = 1) -> int:
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        port = -1
+    if not lowest <= port <= 65535:
+        raise ValueError(f"must be a port number from {lowest} to 65535")
+    return port
+
+
+Port = Annotated[int, BeforeValidator(_port)]
+PortOrAny = Annotated[int, BeforeValidator(lambda v: _port(v, lowest=0))]  # 0: any free port
 
 
 class OperatorSeat(BaseModel):
@@ -57,7 +96,7 @@ class Settings(BaseSettings):
     ari_password: str = "hotline"
     ari_app: str = "hotline"
     ami_host: str = "127.0.0.1"
-    ami_port: int = 5038
+    ami_port: Port = 5038
     ami_user: str = "hotline"
     ami_secret: str = "hotline"
     ami_enabled: bool = True
@@ -88,14 +127,14 @@ class Settings(BaseSettings):
     asr_max_active: int | None = 1000
     asr_lattice_beam: float | None = 2.0
     asr_rtp_host: str = "127.0.0.1"  # our RTP receiver's address
-    asr_rtp_port: int = 40000  # 0: any free port
+    asr_rtp_port: PortOrAny = 40000  # 0: any free port
     asr_rtp_advertise: str = ""  # host:port Asterisk sends to, if not the receiver's own
     asr_idle_s: float = 1.0  # a stream silent this long has its utterance finalised
     recordings_dir: str = "/var/spool/asterisk/recording"  # where Asterisk writes recordings
 
     # Web
     http_host: str = "127.0.0.1"
-    http_port: int = 8080
+    http_port: Port = 8080
 
     # Call handling
     greeting_sound: str = "sound:hotline/welcome"
@@ -168,6 +207,30 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: Any) -> str:
+        level = str(value).strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Asia/Shanghai") from None
+        return value
+
+    @field_validator("ivr_flows_dir")
+    @classmethod
+    def _flows_dir(cls, value: str) -> str:
+        if value and not Path(value).is_dir():
+            raise ValueError("must be a folder of *.yaml flows (or empty for the built-in ones)")
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -180,6 +243,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config_file = os.environ.get("HOTLINE_CONFIG")
         if config_file:
+            _check_config_file(Path(config_file))
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
 
@@ -190,5 +254,85 @@ class Settings(BaseSettings):
         return LineConfig(number=number)
 
 
+def _env_names(name: str) -> list[str]:
+    alias = Settings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(a) for a in alias.choices]
+    return [f"HOTLINE_{name.upper()}"]
+
+
+def _known_keys() -> set[str]:
+    keys = set(Settings.model_fields)
+    for name in Settings.model_fields:
+        keys.update(n.lower() for n in _env_names(name) if not n.startswith("HOTLINE_"))
+    return keys
+
+
+def _check_config_file(path: Path) -> dict[str, Any]:
+    """Parse the TOML file named by HOTLINE_CONFIG; refuse a missing, broken or misspelt one."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"HOTLINE_CONFIG={path}: no such file; create it or unset HOTLINE_CONFIG"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"HOTLINE_CONFIG={path}: cannot read it ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        where = re.search(r" \(at line (\d+), column (\d+)\)$", msg)
+        if where:
+            line, msg = where.group(1), msg[: where.start()]
+        else:  # "at end of document"
+            line, msg = str(max(1, len(text.splitlines()))), re.sub(r" \(at .*\)$", "", msg)
+        raise ConfigError(f"{path}:{line}: not valid TOML: {msg[:1].lower()}{msg[1:]}") from None
+    known = _known_keys()
+    for key in data:
+        if key.lower() not in known:
+            near = difflib.get_close_matches(key.lower(), sorted(known), n=1)
+            hint = f"; did you mean {near[0]}?" if near else "; see hotline/config.py for the names"
+            raise ConfigError(f"{path}:{_line_of(text, key)}: unknown setting {key!r}{hint}")
+    return data
+
+
+def _line_of(text: str, key: str) -> int | str:
+    for n, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"\s*(\[\[?\s*)?{re.escape(key)}\s*[=\].]", line, re.IGNORECASE):
+            return n
+    return "?"
+
+
+def _where(loc: tuple[int | str, ...], overrides: dict[str, Any]) -> str:
+    """Where the value at ``loc`` came from: the variable, the file and line, or the caller."""
+    name = str(loc[0])
+    path = name + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
+    if name in overrides:
+        return f"setting {path}={overrides[name]!r}"
+    if name in Settings.model_fields:
+        environ = {k.upper(): v for k, v in os.environ.items()}
+        for var in _env_names(name):
+            if var.upper() in environ:
+                return f"{var}={environ[var.upper()]!r}" + (f" ({path})" if loc[1:] else "")
+    config_file = os.environ.get("HOTLINE_CONFIG")
+    if config_file:
+        text = Path(config_file).read_text(encoding="utf-8")
+        return f"{config_file}:{_line_of(text, name)}: {path}"
+    return path
+
+
+def _explain(exc: ValidationError, overrides: dict[str, Any]) -> str:
+    problems = []
+    for err in exc.errors():
+        msg = re.sub(r"^(Value error|Assertion failed), ", "", err["msg"])
+        problems.append(f"{_where(tuple(err['loc']), overrides)}: {msg[:1].lower()}{msg[1:]}")
+    return "; ".join(problems)
+
+
 def load_settings(**overrides: Any) -> Settings:
-    return Settings(**overrides)
+    """The settings from the environment and HOTLINE_CONFIG; :class:`ConfigError` if unusable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, overrides)) from None
