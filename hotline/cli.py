@@ -1,4 +1,8 @@
-"""Command line: ``hotline serve | demo | simulate``."""
+"""Command line: ``hotline serve | demo | simulate`` and the ticket and ASR commands.
+
+Each command imports what it needs when it runs, so ``hotline --help`` answers at once.
+A mistake in the settings or a refused request ends in one line on stderr, ``hotline: …``.
+"""
 
 from __future__ import annotations
 
@@ -11,29 +15,28 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
-from .app import create_app
 from .asr import cli as asr_cli
-from .config import OperatorSeat, Settings, load_settings
-from .logs import setup_logging
-from .simulator import speech
-from .simulator.model import SeatScript, SimAsterisk
-from .simulator.standin import StandIn
-from .simulator.traffic import TrafficProfile, TrafficResults, generate_calls, login_operators
+from .errors import HotlineError
 from .tickets import cli as ticket_cli
+
+if TYPE_CHECKING:
+    from .config import OperatorSeat, Settings
+    from .simulator.standin import StandIn
 
 log = logging.getLogger("hotline")
 
 
 DEMO_TOKEN = "demo-admin-token"
+ONE_SHOT = frozenset({"migrate", "kb", "user", "departments", "transcribe"})
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
 
 def demo_seats(count: int, first: int = 1001) -> list[OperatorSeat]:
     """A small hotline: generalists, and specialists for the merged 12315 and 12333 lines."""
+    from .config import OperatorSeat
+
     seats = []
     for i in range(count):
         n = first + i
@@ -48,6 +51,10 @@ def demo_seats(count: int, first: int = 1001) -> list[OperatorSeat]:
 
 
 async def _run_server(settings: Settings, stop: asyncio.Event) -> None:
+    from aiohttp import web
+
+    from .app import create_app
+
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
@@ -69,6 +76,8 @@ def _stop_event() -> asyncio.Event:
 
 
 async def serve(args: argparse.Namespace) -> int:
+    from .config import load_settings
+
     settings = load_settings()
     await _run_server(settings, _stop_event())
     return 0
@@ -76,7 +85,12 @@ async def serve(args: argparse.Namespace) -> int:
 
 async def _demo_speech(settings: Settings) -> list[tuple[str, str]]:
     """Scripted conversations for the demo's callers, so live transcripts appear."""
-    if not settings.asr_enabled or not speech.available():
+    from .simulator import speech
+
+    if not settings.asr_enabled:
+        print("  (HOTLINE_ASR_ENABLED=false: demo calls are silent, no transcripts)", flush=True)
+        return []
+    if not speech.available():
         print("  (no espeak-ng/sox: demo calls are silent, so no transcripts)", flush=True)
         return []
     folder = Path(settings.data_dir) / "demo-speech"
@@ -85,11 +99,28 @@ async def _demo_speech(settings: Settings) -> list[tuple[str, str]]:
 
 async def demo(args: argparse.Namespace) -> int:
     """Everything on one machine: stand-in, embedded Redis, the server, scripted traffic."""
+    from .config import load_settings
+    from .simulator.model import SeatScript, SimAsterisk
+    from .simulator.standin import StandIn
+    from .simulator.traffic import TrafficProfile, TrafficResults, generate_calls, login_operators
+
+    base = load_settings()  # a mistake in the settings stops us before any port opens
+    recordings = Path(base.data_dir) / "recordings"  # the stand-in writes, the server reads
+    recordings.mkdir(parents=True, exist_ok=True)
     sim = SimAsterisk(sounds={"hotline/welcome": 2.0}, seed=args.seed)
+    sim.recordings_dir = str(recordings)
     seats = demo_seats(args.seats)
     for seat in seats:
         sim.add_endpoint(seat.id, SeatScript(answer_delay_s=args.answer_delay, answer_prob=0.97))
-    standin = await StandIn(sim, ari_port=args.ari_port, ami_port=args.ami_port).start()
+    standin = await StandIn(
+        sim,
+        ari_port=args.ari_port,
+        ami_port=args.ami_port,
+        user=base.ari_user,
+        password=base.ari_password,
+        ami_user=base.ami_user,
+        ami_secret=base.ami_secret,
+    ).start()
     settings = load_settings(
         ari_url=standin.ari_url,
         ami_port=standin.ami_port,
@@ -97,25 +128,14 @@ async def demo(args: argparse.Namespace) -> int:
         operators=seats,
         wrapup_s=args.wrapup,
         admin_token=DEMO_TOKEN,
+        recordings_dir=str(recordings),
     )
     await ticket_cli.seed_demo(settings, DEPLOY)
     stop = _stop_event()
     server = asyncio.create_task(_run_server(settings, stop))
-    base = f"http://{settings.http_host}:{settings.http_port}"
-    await login_operators(base, [s.id for s in seats])
-    print(
-        f"""
-hotline demo is up
-  desk/API   {base}/            health {base}/healthz   metrics {base}/metrics
-  operators  {base}/api/agents   live calls {base}/api/calls
-  stand-in   ARI {standin.ari_url}/ari  AMI 127.0.0.1:{standin.ami_port}
-  tickets    {base}/api/openapi.json   token: Bearer {DEMO_TOKEN}
-  transcripts {base}/api/events?types=transcript.  (Server-Sent Events, same token)
-  database   {settings.database_url}
-  traffic    {args.rate} calls/s, {len(seats)} scripted operators; Ctrl-C stops
-""",
-        flush=True,
-    )
+    base_url = f"http://{settings.http_host}:{settings.http_port}"
+    await login_operators(base_url, [s.id for s in seats])
+    print(demo_screen(settings, standin, base_url, args), flush=True)
     profile = TrafficProfile(
         conversations=await _demo_speech(settings),
         calls_per_second=args.rate,
@@ -147,6 +167,10 @@ hotline demo is up
 
 async def simulate(args: argparse.Namespace) -> int:
     """The stand-in alone, with traffic, for a server running elsewhere."""
+    from .simulator.model import SeatScript, SimAsterisk
+    from .simulator.standin import StandIn
+    from .simulator.traffic import TrafficProfile, TrafficResults, generate_calls, login_operators
+
     sim = SimAsterisk(sounds={"hotline/welcome": args.greeting}, seed=args.seed)
     ids = [str(1001 + i) for i in range(args.seats)]
     for op_id in ids:
@@ -178,44 +202,94 @@ async def simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def demo_screen(settings: Settings, standin: StandIn, base: str, args: argparse.Namespace) -> str:
+    """The demo's first screen: what is running, where, with which credentials."""
+    st, data, token = settings, Path(settings.data_dir), settings.admin_token
+    return f"""
+hotline demo is up; Ctrl-C stops it
+  API         {base}/  (an index of the links below; no operator desk page yet)
+  health      {base}/healthz   metrics {base}/metrics (Prometheus)
+  operators   {base}/api/agents   live calls {base}/api/calls
+  tickets     {base}/api/openapi.json
+  admin token {token}  (send "Authorization: Bearer {token}")
+  transcripts {base}/api/events?types=transcript.  (Server-Sent Events, same token)
+  stand-in    ARI {standin.ari_url}/ari  app {st.ari_app}  user {st.ari_user}  password {st.ari_password}
+              AMI {standin.host}:{standin.ami_port}  username {st.ami_user}  secret {st.ami_secret}
+  data        {data}/  database {st.database_url}
+              recordings {st.recordings_dir}/  embedded Redis {data / "redis.rdb"}
+  logs        this terminal (stderr) at {st.log_level}; HOTLINE_LOG_LEVEL=DEBUG for more
+  reset       stop it, then `rm -rf {data}` (`make clean` also removes .venv)
+  traffic     {args.rate} calls/s, {args.seats} scripted operators
+"""  # noqa: E501 - the screen's lines are wider than code's
+
+
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hotline", description="12345 hotline contact-centre server")
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("serve", help="run the server against the configured Asterisk")
-    d = sub.add_parser("demo", help="stand-in + embedded Redis + server + scripted calls")
-    d.add_argument("--port", type=int, default=8080)
-    d.add_argument("--ari-port", type=int, default=8088)
-    d.add_argument("--ami-port", type=int, default=5038)
-    d.add_argument("--seats", type=int, default=12)
+    d = sub.add_parser(
+        "demo",
+        help="stand-in + embedded Redis + server + scripted calls",
+        description="The whole system on one machine: an Asterisk stand-in, the server with "
+        "embedded Redis and SQLite, and scripted callers and operators. Data, recordings and "
+        "the database live under var/ (HOTLINE_DATA_DIR, DATABASE_URL); rm -rf var resets.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    d.add_argument("--port", type=int, default=8080, help="the server's HTTP port (API, metrics)")
+    d.add_argument("--ari-port", type=int, default=8088, help="the stand-in's ARI port")
+    d.add_argument("--ami-port", type=int, default=5038, help="the stand-in's AMI port")
+    d.add_argument("--seats", type=int, default=12, help="scripted operators, logged in ready")
     d.add_argument("--rate", type=float, default=0.3, help="new calls per second")
     d.add_argument("--talk", type=float, default=20.0, help="mean talk time, s")
     d.add_argument("--patience", type=float, default=90.0, help="mean caller patience, s")
-    d.add_argument("--answer-delay", type=float, default=1.5)
-    d.add_argument("--wrapup", type=float, default=3.0)
-    d.add_argument("--duration", type=float, default=0.0, help="stop after this many s")
-    d.add_argument("--report-every", type=float, default=10.0)
-    d.add_argument("--seed", type=int, default=None)
-    s = sub.add_parser("simulate", help="the Asterisk stand-in with scripted traffic")
-    s.add_argument("--ari-port", type=int, default=8088)
-    s.add_argument("--ami-port", type=int, default=5038)
+    d.add_argument("--answer-delay", type=float, default=1.5, help="operators' answer delay, s")
+    d.add_argument("--wrapup", type=float, default=3.0, help="wrap-up after each call, s")
+    d.add_argument("--duration", type=float, default=0.0, help="stop after this many s; 0: never")
+    d.add_argument("--report-every", type=float, default=10.0, help="print counts every N s")
+    d.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed for repeatable traffic; %(default)s: new each run",
+    )
+    s = sub.add_parser(
+        "simulate",
+        help="the Asterisk stand-in with scripted traffic",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    s.add_argument("--ari-port", type=int, default=8088, help="ARI port")
+    s.add_argument("--ami-port", type=int, default=5038, help="AMI port")
     s.add_argument("--server", default="", help="hotline base URL, to log operators in")
-    s.add_argument("--seats", type=int, default=20)
-    s.add_argument("--rate", type=float, default=1.0)
-    s.add_argument("--calls", type=int, default=0)
-    s.add_argument("--duration", type=float, default=0.0)
-    s.add_argument("--talk", type=float, default=20.0)
-    s.add_argument("--patience", type=float, default=90.0)
-    s.add_argument("--answer-delay", type=float, default=1.0)
-    s.add_argument("--greeting", type=float, default=2.0)
-    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--seats", type=int, default=20, help="scripted operators")
+    s.add_argument("--rate", type=float, default=1.0, help="new calls per second")
+    s.add_argument("--calls", type=int, default=0, help="stop after this many calls; 0: no limit")
+    s.add_argument("--duration", type=float, default=0.0, help="stop after this many s; 0: never")
+    s.add_argument("--talk", type=float, default=20.0, help="mean talk time, s")
+    s.add_argument("--patience", type=float, default=90.0, help="mean caller patience, s")
+    s.add_argument("--answer-delay", type=float, default=1.0, help="operators' answer delay, s")
+    s.add_argument("--greeting", type=float, default=2.0, help="length of the greeting, s")
+    s.add_argument("--seed", type=int, default=None, help="random seed; %(default)s: new each run")
     s.add_argument("--arrivals", choices=["poisson", "uniform"], default="poisson")
-    ticket_commands = ticket_cli.register(sub)
-    ticket_commands.update(asr_cli.register(sub))
-    args = p.parse_args(argv)
-    settings = Settings()
-    setup_logging(settings.log_level, settings.log_format)
-    handlers = {"serve": serve, "demo": demo, "simulate": simulate, **ticket_commands}
-    return asyncio.run(handlers[args.cmd](args))
+    p.set_defaults(handlers={"serve": serve, "demo": demo, "simulate": simulate})
+    p.get_default("handlers").update(ticket_cli.register(sub))
+    p.get_default("handlers").update(asr_cli.register(sub))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from .config import ConfigError, load_settings
+    from .logs import setup_logging
+
+    try:
+        settings = load_settings()
+        # A one-shot command prints its own result; "database migrated to head" is noise there.
+        quiet = ("hotline.tickets.db",) if args.cmd in ONE_SHOT else ()
+        setup_logging(settings.log_level, settings.log_format, quiet)
+        return int(asyncio.run(args.handlers[args.cmd](args)))
+    except HotlineError as exc:  # a mistake to fix, not a bug: no traceback
+        print(f"hotline: {' '.join(exc.message.split())}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
 
 
 if __name__ == "__main__":

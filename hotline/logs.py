@@ -26,7 +26,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+def setup_logging(level: str = "INFO", fmt: str = "text", quiet: tuple[str, ...] = ()) -> None:
+    """Log to stderr at ``level``; the ``quiet`` loggers (and Alembic's) speak only at DEBUG."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -36,3 +37,9 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Alembic's INFO lines ("setup plugin …", "Context impl SQLiteImpl", "Running upgrade …")
+    # would open every command that touches the database; they show at DEBUG.
+    for name in ("alembic", *quiet):
+        logging.getLogger(name).setLevel(
+            logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
+        )

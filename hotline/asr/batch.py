@@ -102,10 +102,11 @@ async def transcribe_files(
     pool: EnginePool,
     files: list[Path],
     rules: DraftRules,
-    progress: Callable[[float], None],
+    progress: Callable[[Path], None],
     force: bool = False,
     parallel: int = 2,
 ) -> dict[str, int]:
+    """Transcribe each file; ``progress(path)`` once per file, done, skipped or failed."""
     counts = {"done": 0, "skipped": 0, "failed": 0}
     sem = asyncio.Semaphore(parallel)
 
@@ -113,7 +114,7 @@ async def transcribe_files(
         target = output_path(path)
         if target.exists() and not force:
             counts["skipped"] += 1
-            progress(0.0)
+            progress(path)
             return
         async with sem:
             try:
@@ -122,7 +123,7 @@ async def transcribe_files(
             except (BadRecording, OSError) as exc:
                 counts["failed"] += 1
                 log.error("%s", exc)
-                progress(0.0)
+                progress(path)
                 return
         draft = make_draft(tr.utterances(), rules) if tr.segments else None
         body = {
@@ -136,7 +137,7 @@ async def transcribe_files(
         tmp.write_text(json.dumps(body, ensure_ascii=False, indent=1), encoding="utf-8")
         tmp.replace(target)
         counts["done"] += 1
-        progress(audio.seconds)
+        progress(path)
 
     await asyncio.gather(*(one(f) for f in files))
     return counts

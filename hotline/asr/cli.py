@@ -1,22 +1,16 @@
-"""``hotline transcribe``: post-call transcription of recordings (see :mod:`.batch`)."""
+"""``hotline transcribe``: post-call transcription of recordings (see :mod:`.batch`).
+
+The workers, the model and the database are imported when the command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import wave
 from collections.abc import Callable, Coroutine
 from datetime import date
 from pathlib import Path
 from typing import Any
-
-from tqdm import tqdm
-
-from hotline.config import load_settings
-from hotline.tickets import service
-
-from .batch import pending_calls, read_recording, transcribe_calls, transcribe_files
-from .draft import DraftRules
-from .engine import EnginePool
-from .service import pool_config
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -44,17 +38,33 @@ def _wavs(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _seconds(files: list[Path]) -> float:
-    total = 0.0
-    for f in files:
-        try:
-            total += read_recording(f).seconds
-        except (OSError, ValueError):
-            pass
-    return total
+def _seconds(path: Path) -> float:
+    """A recording's length from its header (0 if unreadable: it will fail with a reason)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            return w.getnframes() / w.getframerate()
+    except (OSError, EOFError, wave.Error, ZeroDivisionError):
+        return 0.0
+
+
+# A fixed rate unit: tqdm's own format turns "s audio/s" into "s/s audio" below 1/s.
+AUDIO_BAR = (
+    "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of audio "
+    "[{elapsed}<{remaining}, {rate_noinv_fmt}]"
+)
 
 
 async def transcribe_cmd(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from hotline.config import load_settings
+    from hotline.tickets import service
+
+    from .batch import pending_calls, transcribe_calls, transcribe_files
+    from .draft import DraftRules
+    from .engine import EnginePool
+    from .service import pool_config
+
     settings = load_settings()
     by_date = args.pending or args.since or args.until
     if not args.files and not by_date:
@@ -67,9 +77,12 @@ async def transcribe_cmd(args: argparse.Namespace) -> int:
     try:
         if args.files:
             files = _wavs(args.files)
-            with tqdm(total=round(_seconds(files)), desc="transcribe", unit="s audio") as bar:
+            seconds = {f: _seconds(f) for f in files}
+            with tqdm(
+                total=sum(seconds.values()), desc="transcribe", unit="s audio", bar_format=AUDIO_BAR
+            ) as bar:
                 counts = await transcribe_files(
-                    pool, files, rules, lambda s: bar.update(round(s)), args.force, parallel
+                    pool, files, rules, lambda f: bar.update(seconds[f]), args.force, parallel
                 )
             print(", ".join(f"{k} {v}" for k, v in counts.items()))
             return 1 if counts["failed"] else 0

@@ -1,23 +1,26 @@
-"""Ticket commands: ``migrate``, ``kb import``, ``sync``, ``user add``, ``departments import``."""
+"""Ticket commands: ``migrate``, ``kb import``, ``sync``, ``user add``, ``departments import``.
+
+The database, the knowledge base and the settings are imported when a command runs, not
+when the parser is built. A refused request raises a domain error; ``hotline.cli`` prints it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
 import tomllib
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
-from hotline.config import Settings, load_settings
-from hotline.tickets import service
-from hotline.tickets.db import migrate
-from hotline.tickets.exceptions import InvalidInput
-from hotline.tickets.kb import SUPPORTED, read_document
+from hotline.tickets.exceptions import InvalidInput, TicketNotFound
 from hotline.tickets.models import Role
+
+if TYPE_CHECKING:
+    from hotline.config import Settings
+    from hotline.tickets.service import Tickets
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -25,6 +28,7 @@ Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Command]:
     m = sub.add_parser("migrate", help="upgrade (or downgrade) the ticket database")
     m.add_argument("--revision", default="head", help="head, base, -1, or a revision id")
+    m.add_argument("--yes", action="store_true", help="confirm a downgrade, which drops data")
     kb = sub.add_parser("kb", help="knowledge base")
     kb_sub = kb.add_subparsers(dest="kb_cmd", required=True)
     imp = kb_sub.add_parser("import", help="import Markdown, HTML, DOCX or text files")
@@ -52,6 +56,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
 
 
 def _files(paths: list[Path]) -> list[Path]:
+    from hotline.tickets.kb import SUPPORTED
+
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
@@ -61,18 +67,77 @@ def _files(paths: list[Path]) -> list[Path]:
     return out
 
 
+async def _open(settings: Settings, prepare: bool = True) -> Tickets:
+    """The ticket services on the configured database; a database we cannot use is named."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
+    from hotline.config import ConfigError
+    from hotline.tickets import service
+
+    try:
+        tickets = service.build(settings)
+        if prepare:
+            await service.prepare(settings, tickets)
+    except (ArgumentError, DBAPIError, OSError) as exc:
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        raise ConfigError(
+            f"DATABASE_URL={settings.database_url}: cannot use this database ({reason}); "
+            "fix the URL or start the server"
+        ) from None
+    return tickets
+
+
+def _revisions() -> list[str]:
+    from alembic.script import ScriptDirectory
+
+    from hotline.tickets.db import alembic_config
+
+    return sorted(
+        r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    )
+
+
+def _check_revision(revision: str, yes: bool) -> None:
+    known = _revisions()
+    if revision not in ("head", "base") and not re.fullmatch(r"[-+]\d+", revision):
+        if revision not in known:
+            raise InvalidInput(
+                f"--revision {revision}: no such revision; use head, base, -N or one of "
+                + ", ".join(known)
+            )
+    downgrade = revision == "base" or revision.startswith("-")
+    if downgrade and not yes:
+        raise InvalidInput(
+            f"--revision {revision} downgrades the database and drops the data of the "
+            "undone migrations; add --yes to do it"
+        )
+
+
 async def migrate_cmd(args: argparse.Namespace) -> int:
-    tickets = service.build(load_settings())
-    await migrate(tickets.engine, args.revision)
-    await tickets.engine.dispose()
+    from alembic.util import CommandError
+
+    from hotline.config import load_settings
+    from hotline.tickets.db import migrate
+
+    _check_revision(args.revision, args.yes)
+    tickets = await _open(load_settings(), prepare=False)
+    try:
+        await migrate(tickets.engine, args.revision)
+    except CommandError as exc:
+        raise InvalidInput(f"--revision {args.revision}: {exc}") from None
+    finally:
+        await tickets.engine.dispose()
     print(f"database at {args.revision}")
     return 0
 
 
 async def kb_cmd(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    tickets = service.build(settings)
-    await service.prepare(settings, tickets)
+    from tqdm import tqdm
+
+    from hotline.config import load_settings
+    from hotline.tickets.kb import read_document
+
+    tickets = await _open(load_settings())
     files = _files(args.paths)
     added = updated = unchanged = failed = 0
     for path in tqdm(files, desc="kb import", unit="doc"):
@@ -98,11 +163,12 @@ async def kb_cmd(args: argparse.Namespace) -> int:
 
 
 async def sync_cmd(args: argparse.Namespace) -> int:
+    from hotline.config import ConfigError, load_settings
+
     settings = load_settings()
     if not settings.sync_url:
-        print("HOTLINE_SYNC_URL is not set")
-        return 2
-    tickets = service.build(settings)
+        raise ConfigError("HOTLINE_SYNC_URL is not set; set it to the work-order platform's URL")
+    tickets = await _open(settings, prepare=False)
     assert tickets.sender is not None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -113,24 +179,59 @@ async def sync_cmd(args: argparse.Namespace) -> int:
 
 
 async def user_cmd(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    tickets = service.build(settings)
-    await service.prepare(settings, tickets)
+    from sqlalchemy.exc import IntegrityError
+
+    from hotline.config import load_settings
+
+    if Role(args.role) is Role.DEPARTMENT and not args.department:
+        raise InvalidInput("--role department needs --department CODE (the user's department)")
+    tickets = await _open(load_settings())
     directory = tickets.services.directory
-    dept = await directory.department_id(args.department) if args.department else None
-    user_id, token = await directory.add_user(
-        args.username, Role(args.role), name=args.name, department_id=dept
-    )
-    await tickets.engine.dispose()
+    try:
+        dept = await directory.department_id(args.department) if args.department else None
+        user_id, token = await directory.add_user(
+            args.username, Role(args.role), name=args.name, department_id=dept
+        )
+    except TicketNotFound:
+        codes = [d["code"] for d in await directory.departments()]
+        raise InvalidInput(
+            f"--department {args.department}: no such department; "
+            + (f"known codes: {', '.join(codes[:20])}" if codes else "none are defined")
+            + " (add them with `hotline departments import FILE`)"
+        ) from None
+    except IntegrityError:
+        raise InvalidInput(
+            f"user {args.username} already exists; choose another username"
+        ) from None
+    finally:
+        await tickets.engine.dispose()
     print(f"user {args.username} (id {user_id}), API token: {token}")
     return 0
 
 
+def _department_rows(file: Path) -> list[dict[str, Any]]:
+    """The ``[[department]]`` tables of a TOML file; a broken file is named with its line."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"{file}: cannot read it ({exc.strerror})") from None
+    try:
+        rows = tomllib.loads(text).get("department", [])
+    except tomllib.TOMLDecodeError as exc:
+        where = re.search(r"at line (\d+)", str(exc))
+        line = where.group(1) if where else len(text.splitlines())
+        msg = re.sub(r" \(at .*\)$", "", str(exc))
+        raise InvalidInput(f"{file}:{line}: not valid TOML: {msg[:1].lower()}{msg[1:]}") from None
+    for n, row in enumerate(rows, 1):
+        missing = [k for k in ("code", "name") if k not in row]
+        if missing:
+            raise InvalidInput(f"{file}: department #{n} has no {' or '.join(missing)}")
+    return list(rows)
+
+
 async def seed_departments(settings: Settings, file: Path) -> int:
-    rows = tomllib.loads(await asyncio.to_thread(file.read_text, encoding="utf-8"))
-    rows = rows.get("department", [])
-    tickets = service.build(settings)
-    await service.prepare(settings, tickets)
+    rows = await asyncio.to_thread(_department_rows, file)
+    tickets = await _open(settings)
     existing = {d["code"] for d in await tickets.services.directory.departments()}
     n = await tickets.services.directory.add_departments(
         r for r in rows if r["code"] not in existing
@@ -140,6 +241,8 @@ async def seed_departments(settings: Settings, file: Path) -> int:
 
 
 async def departments_cmd(args: argparse.Namespace) -> int:
+    from hotline.config import load_settings
+
     n = await seed_departments(load_settings(), args.file)
     print(f"{n} departments added")
     return 0
@@ -147,6 +250,9 @@ async def departments_cmd(args: argparse.Namespace) -> int:
 
 async def seed_demo(settings: Settings, deploy: Path) -> None:
     """Departments and sample articles for ``make demo`` (skipped when already there)."""
+    from hotline.tickets import service
+    from hotline.tickets.kb import read_document
+
     departments = deploy / "departments.example.toml"
     if departments.exists():
         await seed_departments(settings, departments)
