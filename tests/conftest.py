@@ -20,6 +20,7 @@ from aiohttp import web
 
 from hotline.app import create_app
 from hotline.config import OperatorSeat, Settings
+from hotline.simulator.media import SoundCatalogue
 from hotline.simulator.model import SeatScript, SimAsterisk
 from hotline.simulator.standin import StandIn
 
@@ -108,11 +109,15 @@ async def wait_for(
 
 
 FAST_SOUNDS = {"hotline/welcome": 0.05}
+# The sounds a deployment mounts into Asterisk: a prompt missing here fails as on Asterisk.
+SHIPPED_SOUNDS = SoundCatalogue.from_dirs(ROOT / "asterisk-config" / "sounds")
 
 
 @pytest.fixture
 async def standin() -> AsyncIterator[StandIn]:
-    sim = SimAsterisk(sounds=dict(FAST_SOUNDS), default_sound_s=0.05, seed=7)
+    sim = SimAsterisk(
+        sounds=dict(FAST_SOUNDS), default_sound_s=0.05, seed=7, catalogue=SHIPPED_SOUNDS
+    )
     s = await StandIn(sim).start()
     yield s
     await s.stop()

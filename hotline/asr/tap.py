@@ -31,6 +31,7 @@ from .worker import Result
 log = logging.getLogger(__name__)
 
 Publish = Callable[..., Awaitable[None]]
+TAP_STASIS_WAIT_S = 3.0  # a tap channel not in Stasis by then is given up (post-call)
 DESCRIPTION_KEEP_S = 3 * 3600.0  # a description waits this long for its call to be answered
 
 
@@ -41,6 +42,7 @@ class _Side:
     snoop: str
     media: str  # the externalMedia channel; its bridge has the same id
     live: bool = False
+    failed: bool = False  # the tap could not be set up (not a capacity refusal)
     stream: RtpStream | None = None
 
 
@@ -114,7 +116,7 @@ class LiveTranscriber:
                     "call %s: live transcript of the %s side failed: %r", tap.call_id, side, exc
                 )
                 await self._stop_side(s)
-                s.live = False
+                s.live, s.failed = False, True
         self._count_status(tap)
 
     async def _start_side(self, tap: _CallTap, s: _Side, channel: str) -> None:
@@ -122,6 +124,18 @@ class LiveTranscriber:
             log.info("call %s: no ASR capacity for the %s side; post-call", tap.call_id, s.side)
             return
         s.live = True
+        # Both channels must be in Stasis before they can be bridged; a snoop channel gets
+        # there from its own thread, often after the REST reply.
+        entered = [self.ari.expect_stasis(s.snoop), self.ari.expect_stasis(s.media)]
+        try:
+            await self._open_taps(tap, s, channel, entered)
+        finally:
+            for fut in entered:
+                fut.cancel()
+
+    async def _open_taps(
+        self, tap: _CallTap, s: _Side, channel: str, entered: list[asyncio.Future[None]]
+    ) -> None:
         await self.ari.snoop(channel, s.snoop, spy="in", app_args=f"asr,{tap.call_id},{s.side}")
         media = await self.ari.external_media(self.external_host, channel_id=s.media)
         host = media.channelvars.get("UNICASTRTP_LOCAL_ADDRESS", "")
@@ -132,6 +146,7 @@ class LiveTranscriber:
         s.stream = RtpStream(s.key, lambda pcm: self._feed(s, pcm), lambda: self.pool.finish(s.key))
         self.receiver.expect(host, int(port), s.stream)
         await self.ari.create_bridge(s.media, "mixing", name=s.media)
+        await asyncio.wait_for(asyncio.gather(*entered), TAP_STASIS_WAIT_S)
         await self.ari.add_channels(s.media, s.snoop, s.media)
 
     def _feed(self, s: _Side, pcm: bytes) -> None:
@@ -256,7 +271,8 @@ class LiveTranscriber:
         if self.metrics is None:
             return
         for s in tap.sides.values():
-            self.metrics.asr_streams_total.labels(outcome="live" if s.live else "refused").inc()
+            outcome = "live" if s.live else "failed" if s.failed else "refused"
+            self.metrics.asr_streams_total.labels(outcome=outcome).inc()
 
     async def _watch(self) -> None:
         while self.metrics is not None:

@@ -46,8 +46,20 @@ class Metrics:
         )
         self.calls_fallback = Counter(
             "hotline_calls_fallback",
-            "Calls sent back to the dialplan after an error",
-            ["reason"],
+            "Calls handed back to the dialplan's fallback queue (error, shutdown)",
+            [*ql, "reason"],
+            registry=r,
+        )
+        self.playbacks_failed = Counter(
+            "hotline_playbacks_failed",
+            "Prompts Asterisk could not play (no sound file in the channel's language)",
+            ["media"],
+            registry=r,
+        )
+        self.calls_reconciled = Counter(
+            "hotline_calls_reconciled",
+            "Calls found ended after a restart or reconnect, closed from their saved progress",
+            ["outcome"],
             registry=r,
         )
         self.queue_wait = Histogram(

@@ -105,6 +105,9 @@ return {'ok', cur}
 """
 
 
+LIVE_CALL_TTL_S = 86_400  # a live call's progress outlives no call by more than a day
+
+
 class RedisStore:
     """Operators, waiting calls, reservations and the domain event stream."""
 
@@ -164,6 +167,23 @@ class RedisStore:
 
     def k_inbox(self, instance: str) -> str:
         return f"{self.p}inbox:{instance}"
+
+    def k_call(self, call_id: str) -> str:
+        return f"{self.p}call:{call_id}"
+
+    # what a call's record needs if its instance dies before writing it
+    async def save_call(self, call_id: str, **fields: str | float) -> None:
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(self.k_call(call_id), mapping={k: str(v) for k, v in fields.items()})
+            pipe.expire(self.k_call(call_id), LIVE_CALL_TTL_S)
+            await pipe.execute()
+
+    async def live_call(self, call_id: str) -> dict[str, str]:
+        data = await self.r.hgetall(self.k_call(call_id))
+        return {k.decode(): v.decode() for k, v in data.items()}
+
+    async def drop_call(self, call_id: str) -> None:
+        await self.r.delete(self.k_call(call_id))
 
     # operators
     async def upsert_operator(self, op: Operator) -> None:

@@ -122,6 +122,11 @@ def build_ari_app(
         endpoint = _q(request, "endpoint")
         if not endpoint:
             raise SimError(400, "Endpoint must be specified")
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            raise SimError(400, "Invalid JSON body") from None
+        variables = body.get("variables") if isinstance(body, dict) else None
         ch = sim.originate(
             endpoint,
             _q(request, "app", sim.app),
@@ -129,6 +134,7 @@ def build_ari_app(
             _q(request, "channelId") or None,
             _q(request, "callerId"),
             int(_q(request, "timeout", "30") or 30),
+            variables if isinstance(variables, dict) else None,
         )
         return _json(ch.to_json())
 
@@ -140,7 +146,7 @@ def build_ari_app(
         return _no_content()
 
     async def answer(request: web.Request) -> web.Response:
-        sim.answer(request.match_info["id"])
+        await sim.run_on(request.match_info["id"], sim.answer)
         return _no_content()
 
     async def ring(request: web.Request) -> web.Response:
@@ -155,16 +161,16 @@ def build_ari_app(
             request.match_info["id"],
             media,
             request.match_info.get("pb") or _q(request, "playbackId") or None,
-            _q(request, "lang", "en"),
+            _q(request, "lang"),
         )
         return _json(pb, 201)
 
     async def moh_on(request: web.Request) -> web.Response:
-        sim.moh(request.match_info["id"], True)
+        sim.queue_on(request.match_info["id"], lambda ch: sim.moh(ch, True))
         return _no_content()
 
     async def moh_off(request: web.Request) -> web.Response:
-        sim.moh(request.match_info["id"], False)
+        sim.queue_on(request.match_info["id"], lambda ch: sim.moh(ch, False))
         return _no_content()
 
     async def get_var(request: web.Request) -> web.Response:
@@ -177,11 +183,17 @@ def build_ari_app(
         name = _q(request, "variable")
         if not name:
             raise SimError(400, "Variable name is required")
-        sim.set_var(request.match_info["id"], name, _q(request, "value"))
+        value = _q(request, "value")
+        ch = sim.get_channel(request.match_info["id"])
+        if ch.in_stasis:
+            await sim.run_on(ch.id, lambda c: sim.set_var(c, name, value))
+        else:
+            sim.set_var(ch, name, value)
         return _no_content()
 
     async def cont(request: web.Request) -> web.Response:
-        sim.continue_in_dialplan(request.match_info["id"], _q(request, "context"))
+        context = _q(request, "context")
+        sim.queue_on(request.match_info["id"], lambda ch: sim.continue_in_dialplan(ch, context))
         return _no_content()
 
     async def snoop(request: web.Request) -> web.Response:
@@ -222,7 +234,7 @@ def build_ari_app(
         return _no_content()
 
     async def add_channel(request: web.Request) -> web.Response:
-        sim.add_to_bridge(request.match_info["id"], _channels_param(request))
+        await sim.add_to_bridge(request.match_info["id"], _channels_param(request))
         return _no_content()
 
     async def remove_channel(request: web.Request) -> web.Response:
@@ -250,6 +262,7 @@ def build_ari_app(
             _q(request, "format", "wav"),
             max_s,
             _q(request, "terminateOn", "none"),
+            _q(request, "beep") == "true",
         )
         return _json(rec, 201)
 

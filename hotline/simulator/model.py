@@ -8,6 +8,7 @@ channel that entered Stasis from the dialplan stops being reported after its Sta
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import random
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .media import ChannelControl, SoundCatalogue, say_files
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,8 @@ class SimChannel:
     bridged_with_agent: asyncio.Event = field(default_factory=asyncio.Event)
     answered_at: float = 0.0
     speech: str = ""  # WAV file the caller "speaks", for externalMedia RTP
+    missing_sounds: list[str] = field(default_factory=list)  # media Asterisk found no file for
+    control: ChannelControl | None = None
 
     def to_json(self) -> Json:
         d: Json = {
@@ -157,6 +162,8 @@ class SimStats:
     rtp_packets: int = 0
     active_callers: int = 0
     max_active_callers: int = 0
+    playbacks_failed: int = 0
+    sounds_missing: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))
@@ -171,11 +178,21 @@ class SimAsterisk:
         sounds: dict[str, float] | None = None,
         default_sound_s: float = 2.0,
         seed: int | None = None,
+        catalogue: SoundCatalogue | None = None,
+        caller_language: str = "en",
+        snoop_stasis_delay_s: float = 0.02,
     ) -> None:
         self.app = app
+        # Which sound files exist (None: all of them), and the language an inbound channel
+        # starts with (the endpoint's ``language``; Asterisk's default is en).
+        self.catalogue = catalogue or SoundCatalogue()
+        self.caller_language = caller_language
+        # A snoop channel enters Stasis from its own thread, after the REST reply.
+        self.snoop_stasis_delay_s = snoop_stasis_delay_s
         self.channels: dict[str, SimChannel] = {}
         self.bridges: dict[str, SimBridge] = {}
         self.playbacks: dict[str, Json] = {}
+        self._playback_stop: dict[str, asyncio.Event] = {}
         self.live_recordings: dict[str, Json] = {}
         self._channel_recs: dict[str, set[str]] = {}  # channel id → its live recordings
         self.stored_recordings: dict[str, Json] = {}
@@ -263,6 +280,24 @@ class SimAsterisk:
             raise SimError(409, "Channel not in a Stasis application")
         return ch
 
+    def control(self, ch: SimChannel) -> ChannelControl:
+        if ch.control is None:
+            ch.control = ChannelControl(
+                ch.id, lambda: SimError(422, "Channel not in Stasis application")
+            )
+        return ch.control
+
+    async def run_on(self, channel_id: str, command: Callable[[SimChannel], Any]) -> Any:
+        """A command whose REST reply waits until it has run on the channel (answer,
+        variables, bridge changes): behind any playback or recording still in progress."""
+        ch = self._stasis_channel(channel_id)
+        return await self.control(ch).post(lambda: command(ch))
+
+    def queue_on(self, channel_id: str, command: Callable[[SimChannel], Any]) -> None:
+        """A command Asterisk queues and replies to at once (music, continue)."""
+        ch = self._stasis_channel(channel_id)
+        self.control(ch).post(lambda: command(ch), quiet=True)
+
     def get_bridge(self, bridge_id: str) -> SimBridge:
         b = self.bridges.get(bridge_id)
         if b is None:
@@ -313,6 +348,7 @@ class SimAsterisk:
             creationtime=now,
             kind="caller",
             protocol_id=f"{self.rng.getrandbits(32)}@127.0.0.1",
+            language=self.caller_language,
             speech=speech,
         )
         if answer_speech:
@@ -354,8 +390,7 @@ class SimAsterisk:
 
     # -- REST operations -----------------------------------------------------------------
 
-    def answer(self, channel_id: str) -> None:
-        ch = self._stasis_channel(channel_id)
+    def answer(self, ch: SimChannel) -> None:
         if ch.state != "Up":
             self._set_state(ch, "Up")
 
@@ -376,6 +411,8 @@ class SimAsterisk:
     def _destroy(self, ch: SimChannel, cause: int, cause_txt: str) -> None:
         if ch.id not in self.channels:
             return
+        if ch.control is not None:
+            ch.control.close()
         for pb_id, pb in list(self.playbacks.items()):
             if pb["target_uri"] == f"channel:{ch.id}":
                 self._finish_playback(pb_id)
@@ -405,7 +442,11 @@ class SimAsterisk:
         )
         ch.gone.set()
 
-    def play(self, channel_id: str, media: str, playback_id: str | None, lang: str = "en") -> Json:
+    def play(
+        self, channel_id: str, media: str, playback_id: str | None, lang: str = ""
+    ) -> Json:
+        """Queue a playback on the channel (its REST reply comes at once, ``queued``); it
+        starts when the channel's earlier commands are done."""
         ch = self._stasis_channel(channel_id)
         pb_id = playback_id or f"pb-{self.rng.getrandbits(32):08x}"
         if pb_id in self.playbacks:
@@ -414,29 +455,70 @@ class SimAsterisk:
             "id": pb_id,
             "media_uri": media,
             "target_uri": f"channel:{ch.id}",
-            "language": lang,
+            "language": lang or ch.language,
             "state": "queued",
         }
         self.playbacks[pb_id] = pb
-        ch.heard.extend(media.split(","))
-        duration = sum(
-            self.sounds.get(m.split(":", 1)[-1], self.default_sound_s) for m in media.split(",")
-        )
-
-        def started() -> None:
-            if pb_id in self.playbacks:
-                pb["state"] = "playing"
-                self.emit("PlaybackStarted", {"playback": dict(pb)})
-
-        self.later(0.001, started)
-        self.later(duration, self._finish_playback, pb_id)
+        self._playback_stop[pb_id] = asyncio.Event()
+        self.control(ch).post(lambda: self._perform_playback(ch, pb), quiet=True)
         return dict(pb)
 
-    def _finish_playback(self, pb_id: str) -> None:
+    async def _perform_playback(self, ch: SimChannel, pb: Json) -> None:
+        """``play_on_channel``: each media in turn; a sound with no file fails (the last
+        media's failure is the playback's); number and digit files missing are silent."""
+        pb_id = pb["id"]
+        stop = self._playback_stop.get(pb_id)
+        if pb_id not in self.playbacks or stop is None:
+            return  # stopped while queued, or the channel is gone
+        medias = pb["media_uri"].split(",")
+        failed = False
+        for i, media in enumerate(medias):
+            pb["state"] = "playing" if i == 0 else "continuing"
+            self.emit("PlaybackStarted" if i == 0 else "PlaybackContinuing", {"playback": dict(pb)})
+            seconds, failed = self._media_length(ch, media, pb["language"])
+            if not failed:
+                ch.heard.append(media)
+            if seconds > 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), seconds)
+                except TimeoutError:
+                    pass
+            if stop.is_set() or pb_id not in self.playbacks:
+                break
+        if failed:
+            self.stats.playbacks_failed += 1
+        self._finish_playback(pb_id, "failed" if failed else "done")
+
+    def _media_length(self, ch: SimChannel, media: str, lang: str) -> tuple[float, bool]:
+        """(seconds it plays, whether it failed) for one media URI."""
+        scheme, _, name = media.partition(":")
+        if scheme == "sound":
+            if not self.catalogue.exists(name, lang):
+                self._missing(ch, media)
+                return 0.0, True
+            return self.sounds.get(name, self.default_sound_s), False
+        if scheme in ("number", "digits"):
+            files = say_files(media)
+            found = [f for f in files if self.catalogue.exists(f, lang)]
+            for f in files:
+                if f not in found:
+                    self._missing(ch, f"sound:{f}")
+            return (self.default_sound_s if found else 0.0), False
+        return self.sounds.get(name, self.default_sound_s), False
+
+    def _missing(self, ch: SimChannel, media: str) -> None:
+        self.stats.sounds_missing += 1
+        ch.missing_sounds.append(media)
+        log.warning("stand-in: no sound file for %s (language %s) on %s", media, ch.language, ch.id)
+
+    def _finish_playback(self, pb_id: str, state: str = "done") -> None:
+        stop = self._playback_stop.pop(pb_id, None)
+        if stop is not None:
+            stop.set()
         pb = self.playbacks.pop(pb_id, None)
         if pb is None:
             return
-        pb["state"] = "done"
+        pb["state"] = state
         self.emit("PlaybackFinished", {"playback": dict(pb)})
 
     def stop_playback(self, pb_id: str) -> None:
@@ -444,16 +526,17 @@ class SimAsterisk:
             raise SimError(404, "Playback not found")
         self._finish_playback(pb_id)
 
-    def moh(self, channel_id: str, on: bool) -> None:
-        ch = self._stasis_channel(channel_id)
+    def moh(self, ch: SimChannel, on: bool) -> None:
         ch.moh = on
         self.ami(
             "MusicOnHoldStart" if on else "MusicOnHoldStop",
             [*self._ami_channel(ch), ("Class", "default")] if on else self._ami_channel(ch),
         )
 
-    def set_var(self, channel_id: str, name: str, value: str) -> None:
-        self._varset(self.get_channel(channel_id), name, value)
+    def set_var(self, ch: SimChannel, name: str, value: str) -> None:
+        if name == "CHANNEL(language)":
+            ch.language = value
+        self._varset(ch, name, value)
 
     def get_var(self, channel_id: str, name: str) -> str:
         ch = self.get_channel(channel_id)
@@ -465,8 +548,12 @@ class SimAsterisk:
             raise SimError(404, "Provided variable was not found")
         return ch.vars[name]
 
-    def continue_in_dialplan(self, channel_id: str, context: str = "") -> None:
-        ch = self._stasis_channel(channel_id)
+    def continue_in_dialplan(self, ch: SimChannel, context: str = "") -> None:
+        if not ch.in_stasis or ch.id not in self.channels:
+            return
+        if ch.control is not None:
+            ch.control.close()
+            ch.control = None
         if ch.bridge:
             self._leave_bridge(ch)
         ch.in_stasis = False
@@ -484,6 +571,7 @@ class SimAsterisk:
         channel_id: str | None,
         caller_id: str,
         timeout: int,
+        variables: dict[str, str] | None = None,
     ) -> SimChannel:
         self.stats.originates += 1
         ep = self.endpoints.get(endpoint)
@@ -521,6 +609,10 @@ class SimAsterisk:
             app_args=app_args,
             speech=ep.script.speech,
         )
+        for name, value in (variables or {}).items():
+            ch.vars[name] = str(value)
+            if name == "CHANNEL(language)":
+                ch.language = str(value)
         self.channels[ch.id] = ch
         ep.channel_ids.append(ch.id)
         self.ami("Newchannel", self._ami_channel(ch))
@@ -661,20 +753,21 @@ class SimAsterisk:
             kind="snoop",
             subscribed=True,
             originated=True,
-            in_stasis=True,
             speech=target.speech or self._answer_speech(target),
         )
         ch.vars["SNOOP_TARGET"] = target.id
         ch.vars["SNOOP_SPY"] = spy
         self.channels[ch.id] = ch
-        self.later(
-            0.001,
-            lambda: self.emit(
-                "StasisStart",
-                {"args": app_args.split(",") if app_args else [], "channel": ch.to_json()},
-                ch,
-            ),
-        )
+
+        def enter() -> None:
+            if ch.id not in self.channels:
+                return
+            ch.in_stasis = True
+            args = app_args.split(",") if app_args else []
+            self.emit("StasisStart", {"args": args, "channel": ch.to_json()}, ch)
+
+        # Its own thread puts it in Stasis, after the REST reply (do not rely on the order).
+        self.later(self.snoop_stasis_delay_s, enter)
         return ch
 
     def _answer_speech(self, agent: SimChannel) -> str:
@@ -696,7 +789,9 @@ class SimAsterisk:
         self.bridges[bid] = b
         return b
 
-    def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
+    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
+        """Each channel joins on its own control, after whatever it is still doing (a
+        playback or a recording holds the add back until it ends)."""
         b = self.get_bridge(bridge_id)
         chans = []
         for cid in channel_ids:
@@ -709,11 +804,21 @@ class SimAsterisk:
                 raise SimError(409, "Channel currently recording or in another bridge")
             chans.append(ch)
         for ch in chans:
-            if ch.bridge == bridge_id:
-                continue
-            ch.bridge = bridge_id
-            b.channels.append(ch.id)
-            self.emit("ChannelEnteredBridge", {"bridge": b.to_json(), "channel": ch.to_json()}, ch)
+            await self.control(ch).post(functools.partial(self._join, b, ch))
+        self._bridge_changed(b)
+
+    def _join(self, b: SimBridge, ch: SimChannel) -> None:
+        if b.id not in self.bridges:
+            raise SimError(404, "Bridge not found")
+        if ch.bridge == b.id:
+            return
+        if ch.bridge:
+            raise SimError(409, "Channel currently recording or in another bridge")
+        ch.bridge = b.id
+        b.channels.append(ch.id)
+        self.emit("ChannelEnteredBridge", {"bridge": b.to_json(), "channel": ch.to_json()}, ch)
+
+    def _bridge_changed(self, b: SimBridge) -> None:
         members = [self.channels[c] for c in b.channels if c in self.channels]
         if len(members) >= 2:
             for ch in members:
@@ -787,8 +892,17 @@ class SimAsterisk:
         return _public(rec)
 
     def record_channel(
-        self, channel_id: str, name: str, fmt: str, max_s: float, terminate_on: str
+        self,
+        channel_id: str,
+        name: str,
+        fmt: str,
+        max_s: float,
+        terminate_on: str,
+        beep: bool = False,
     ) -> Json:
+        """Queue a recording on the channel; it holds the channel's commands until it
+        stops. With ``beep`` and no beep sound, Asterisk records nothing and still reports
+        the recording finished."""
         ch = self._stasis_channel(channel_id)
         if not name:
             raise SimError(400, "Invalid parameters")
@@ -804,19 +918,31 @@ class SimAsterisk:
             "_started": time.time(),
             "_terminate": terminate_on,
             "_speech": self._speech_of([ch.id]),
+            "_done": asyncio.Event(),
+            "_empty": False,
         }
         self.live_recordings[name] = rec
         self._channel_recs.setdefault(ch.id, set()).add(name)
+        self.control(ch).post(lambda: self._perform_recording(ch, rec, max_s, beep), quiet=True)
+        return _public(rec)
 
-        def started() -> None:
-            if name in self.live_recordings:
-                rec["state"] = "recording"
-                self.emit("RecordingStarted", {"recording": _public(rec)})
-
-        self.later(0.001, started)
+    async def _perform_recording(
+        self, ch: SimChannel, rec: Json, max_s: float, beep: bool
+    ) -> None:
+        name = rec["name"]
+        if name not in self.live_recordings:
+            return
+        rec["state"] = "recording"
+        rec["_started"] = time.time()
+        self.emit("RecordingStarted", {"recording": _public(rec)})
+        if beep and not self.catalogue.exists("beep", ch.language):
+            self._missing(ch, "sound:beep")
+            rec["_empty"] = True
+            self.stop_recording(name)
+            return
         if max_s > 0:
             self.later(max_s, self._stop_if_live, name)
-        return _public(rec)
+        await rec["_done"].wait()
 
     def _stop_if_live(self, name: str) -> None:
         if name in self.live_recordings:
@@ -832,10 +958,12 @@ class SimAsterisk:
             names.discard(name)
             if not names:
                 del self._channel_recs[target]
+        if "_done" in rec:
+            rec["_done"].set()
         rec["state"] = "done"
-        elapsed = time.time() - rec["_started"]
+        elapsed = 0.0 if rec.get("_empty") else time.time() - rec["_started"]
         duration = round(elapsed)
-        if self.recordings_dir:
+        if self.recordings_dir and not rec.get("_empty"):
             write_recording(Path(self.recordings_dir) / f"{name}.wav", rec["_speech"], elapsed)
         self.stored_recordings[name] = {
             "name": name,

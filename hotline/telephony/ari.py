@@ -18,7 +18,16 @@ from typing import Any
 import aiohttp
 
 from ..metrics import Metrics
-from .events import AriEvent, Bridge, Channel, Endpoint, LiveRecording, Playback, parse_event
+from .events import (
+    AriEvent,
+    Bridge,
+    Channel,
+    Endpoint,
+    LiveRecording,
+    Playback,
+    StasisStart,
+    parse_event,
+)
 from .exceptions import (
     AriAuthError,
     AriConflict,
@@ -96,6 +105,7 @@ class AriClient:
         self.connected = asyncio.Event()
         self.on_event: EventHandler = lambda event: None
         self.on_connected: ConnectedHandler | None = None
+        self._stasis_waiters: dict[str, asyncio.Future[None]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -283,6 +293,9 @@ class AriClient:
             )
         )
 
+    async def get_bridge(self, bridge_id: str) -> Bridge:
+        return Bridge.from_json(await self.request("GET", f"/bridges/{bridge_id}"))
+
     async def add_channels(self, bridge_id: str, *channel_ids: str) -> None:
         await self.request(
             "POST", f"/bridges/{bridge_id}/addChannel", _params(channel=list(channel_ids))
@@ -363,6 +376,19 @@ class AriClient:
     async def list_device_states(self) -> list[Json]:
         return list(await self.request("GET", "/deviceStates"))
 
+    def expect_stasis(self, channel_id: str) -> asyncio.Future[None]:
+        """A future resolved when ``channel_id`` enters Stasis. Register it before the
+        request that creates the channel: a snoop channel's StasisStart may come before or
+        after the REST reply."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._stasis_waiters[channel_id] = fut
+        fut.add_done_callback(lambda f: self._forget_waiter(channel_id, f))
+        return fut
+
+    def _forget_waiter(self, channel_id: str, fut: asyncio.Future[None]) -> None:
+        if self._stasis_waiters.get(channel_id) is fut:
+            del self._stasis_waiters[channel_id]
+
     async def get_application(self) -> Json:
         return await self.request("GET", f"/applications/{self.app}")
 
@@ -429,6 +455,10 @@ class AriClient:
             return
         self.metrics.ari_events.labels(type=event.type).inc()
         log.debug("ARI event %s", data)
+        if isinstance(event, StasisStart):
+            waiter = self._stasis_waiters.pop(event.channel.id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
         try:
             self.on_event(event)
         except Exception:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..metrics import Metrics
 from ..queue.models import Task
@@ -155,6 +158,7 @@ class CallRunner:
             case s.Answer(channel):
                 m.calls_received.labels(line=self.call.line).inc()
                 await ari.answer(channel)
+                await self._set_language(channel)
             case s.Play(channel, media, playback_id):
                 await ari.play(channel, media, playback_id=playback_id)
             case s.StartMoh(channel):
@@ -184,6 +188,7 @@ class CallRunner:
                 kept = await router.enqueue(task)
                 self.enqueued_at = kept.enqueued_at
                 self.summary.queue = kept.queue
+                self._save_progress(queue=kept.queue, enqueued_at=kept.enqueued_at)
                 if kept.enqueued_at == task.enqueued_at:
                     m.calls_offered.labels(**self._labels()).inc()
             case s.LeaveQueue(call_id, reason):
@@ -193,13 +198,7 @@ class CallRunner:
             case s.CreateBridge(bridge_id):
                 await ari.create_bridge(bridge_id, "mixing", name=bridge_id)
             case s.JoinBridge(bridge_id, channels):
-                _, join = await asyncio.gather(
-                    ari.stop_moh(self.call_id),
-                    ari.add_channels(bridge_id, *channels),
-                    return_exceptions=True,
-                )
-                if isinstance(join, BaseException):
-                    raise join
+                await self._join(bridge_id, channels)
             case s.RecordBridge(bridge_id, name):
                 self.summary.recording = name
                 try:
@@ -213,6 +212,9 @@ class CallRunner:
                     wait = self.ctl.clock() - self.enqueued_at
                 self.summary.answered_at, self.summary.wait_s = time.time(), wait
                 self.summary.operator_id, self.summary.outcome = operator_id, "answered"
+                self._save_progress(
+                    answered_at=self.summary.answered_at, operator_id=operator_id, wait_s=wait
+                )
                 labels = self._labels()
                 m.calls_answered.labels(**labels).inc()
                 if wait <= cfg.sla_seconds:
@@ -292,6 +294,46 @@ class CallRunner:
                     "call %s finished (%s) with %s after %.1fs", call_id, outcome, operator_id, talk
                 )
 
+    async def _set_language(self, channel: str) -> None:
+        """Prompts are looked up in the channel's language: set it from the line, whatever
+        the caller's endpoint says (a channel left in ``en`` hears nothing)."""
+        language = self.ctl.settings.line(self.call.line).language
+        if not language:
+            return
+        try:
+            await self.ctl.ari.set_variable(channel, "CHANNEL(language)", language)
+        except AriError as exc:
+            log.warning("call %s: cannot set language %s: %s", self.call_id, language, exc)
+
+    async def _join(self, bridge_id: str, channels: tuple[str, ...]) -> None:
+        """Bridge the caller and the operator. A slow or failed add is checked against
+        the bridge and tried once more: an answered call never falls back over it."""
+        ari = self.ctl.ari
+        stop_moh = asyncio.ensure_future(ari.stop_moh(self.call_id))
+        try:
+            await ari.add_channels(bridge_id, *channels)
+        except AriNotFound:
+            raise
+        except AriError as exc:
+            log.warning("call %s: bridge add failed (%s); checking the bridge", self.call_id, exc)
+            bridge = await ari.get_bridge(bridge_id)
+            missing = [c for c in channels if c not in bridge.channels]
+            if missing:
+                await ari.add_channels(bridge_id, *missing)
+        finally:
+            with contextlib.suppress(AriError):
+                await stop_moh
+
+    def _save_progress(self, **fields: str | float) -> None:
+        """What the record needs if this process dies before the call ends: kept in Redis
+        so whichever instance reconciles the call can close its record truthfully."""
+        base: dict[str, str | float] = {
+            "line": self.call.line,
+            "caller": self.caller_number,
+            "started_at": self.summary.started_at,
+        }
+        self.ctl._background(self.ctl.router.store.save_call(self.call_id, **base, **fields))
+
     def _labels(self) -> dict[str, str]:
         """Metric labels: the queue the call actually waited in (the IVR may have chosen
         it), else the line's."""
@@ -344,9 +386,25 @@ class CallRunner:
     async def _fallback(self, reason: str) -> None:
         """Hand the caller to the dialplan's fallback queue; never leave them in silence."""
         ctl = self.ctl
-        ctl.metrics.calls_fallback.labels(reason=reason).inc()
+        ctl.metrics.calls_fallback.labels(**self._labels(), reason=reason).inc()
+        playing = [
+            pb
+            for pb in (
+                self.call.playback_id,
+                self.call.activity_pb if self.call.activity != "recording" else "",
+                self.call.ivr.playback_id if self.call.ivr else "",
+            )
+            if pb
+        ]
+        recording = self.call.activity_pb if self.call.activity == "recording" else ""
         self.call = replace(self.call, state=s.CallState.FALLBACK)
+        steps: list[Callable[[], Awaitable[Any]]] = [
+            # Asterisk would run the continue only after a prompt still playing.
+            *(functools.partial(ctl.ari.stop_playback, pb) for pb in playing),
+            *([functools.partial(ctl.ari.stop_recording, recording)] if recording else []),
+        ]
         for step in (
+            *steps,
             lambda: ctl.router.leave(self.call_id, "fallback"),
             lambda: (
                 ctl.ari.destroy_bridge(self.call.bridge_id)

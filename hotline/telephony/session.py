@@ -229,13 +229,15 @@ def _agent_answered(call: Call, ev: AgentAnswered) -> Step:
         return call, [Hangup(ev.agent_channel)]
     if call.callback:
         return waiting.callback_agent_answered(call, ev.agent_channel, ev.now)
+    # What the caller hears stops first: the bridge add would wait behind it on Asterisk.
+    call, stops, after = waiting.stop_activity(call)
     cmds: list[Command] = [
         CancelTimer("ring"),
+        *stops,
         JoinBridge(call.bridge_id, (call.call_id, ev.agent_channel)),
         MarkAnswered(call.call_id, call.operator_id),
+        *after,
     ]
-    call, stops = waiting.stop_activity(call)  # after the join: the bridge comes first
-    cmds += stops
     if call.config.record:
         cmds.append(RecordBridge(call.bridge_id, f"call-{call.call_id}"))
     return replace(call, state=CallState.CONNECTED, answered_at=ev.now), cmds

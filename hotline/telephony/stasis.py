@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -109,6 +110,8 @@ class StasisController:
                 return
             case ev.PlaybackFinished():
                 target = event.target_channel()
+                if event.playback.state == "failed":
+                    self._playback_failed(event.playback, target)
                 if target in self.calls:
                     self.calls[target].put(s.PlaybackDone(event.playback.id), received)
                 return
@@ -143,6 +146,18 @@ class StasisController:
                 return
             case _:
                 return
+
+    def _playback_failed(self, playback: ev.Playback, channel: str | None) -> None:
+        """A prompt with no sound file in the channel's language: the caller heard nothing.
+        The call goes on as if it had played (no one is left waiting on it)."""
+        media = re.sub(r"(number|digits):[^,]*", r"\1:N", playback.media_uri)
+        self.metrics.playbacks_failed.labels(media=media[:120]).inc()
+        log.warning(
+            "call %s: playback %s of %s failed (no sound file in the channel's language?)",
+            channel,
+            playback.id,
+            playback.media_uri,
+        )
 
     def _is_survey(self, event: ev.AriEvent) -> bool:
         assert self.surveys is not None

@@ -58,24 +58,27 @@ def queue_timers(call: Call) -> list[Command]:
     return cmds
 
 
-def stop_activity(call: Call) -> tuple[Call, list[Command]]:
-    """Whatever plays or records for the waiting caller stops (an operator answered)."""
+def stop_activity(call: Call) -> tuple[Call, list[Command], list[Command]]:
+    """Whatever plays or records for the waiting caller stops (an operator answered).
+
+    Returns the commands that must run before the caller joins the bridge (Asterisk runs a
+    channel's commands in turn: a bridge add waits behind a running playback or recording)
+    and those that can wait until after it."""
     cfg = call.config
-    cmds: list[Command] = []
+    before: list[Command] = []
+    after: list[Command] = []
     if cfg.announce_first_s > 0:
-        cmds.append(CancelTimer("announce"))
+        before.append(CancelTimer("announce"))
     if cfg.describe_after_s > 0:
-        cmds.append(CancelTimer("describe"))
+        before.append(CancelTimer("describe"))
     if cfg.callback:
-        cmds.append(CancelTimer("callback-window"))
+        before.append(CancelTimer("callback-window"))
     if call.activity == "recording":
-        cmds += [
-            StopRecording(call.activity_pb),
-            DescriptionRecorded(call.call_id, call.activity_pb),
-        ]
+        before.append(StopRecording(call.activity_pb))
+        after.append(DescriptionRecorded(call.call_id, call.activity_pb))
     elif call.activity and call.activity_pb:
-        cmds.append(StopPlayback(call.activity_pb))
-    return replace(call, activity="", activity_pb=""), cmds
+        before.append(StopPlayback(call.activity_pb))
+    return replace(call, activity="", activity_pb=""), before, after
 
 
 def _pb(call: Call, what: str) -> str:

@@ -17,8 +17,13 @@ from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
 
 
 def counter(srv, name: str, **labels: str) -> float:  # type: ignore[no-untyped-def]
-    value = srv[METRICS].registry.get_sample_value(name, labels)
-    return float(value or 0.0)
+    """The sum of the samples of ``name`` whose labels include ``labels``."""
+    return sum(
+        sample.value
+        for metric in srv[METRICS].registry.collect()
+        for sample in metric.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
 
 
 async def test_given_a_ready_operator_when_a_citizen_calls_then_they_are_connected(

@@ -113,9 +113,23 @@ def test_invitation_records_the_description_and_an_answer_stops_it() -> None:
     assert cmds == [s.RecordCaller("c1", "describe-c1", 30.0)]
     call, _ = s.step(call, s.Offered("op1", "PJSIP/1001", 70))
     call, cmds = s.step(call, s.AgentAnswered(call.agent_channel, 71))
-    assert kinds(cmds)[:3] == ["CancelTimer", "JoinBridge", "MarkAnswered"]
+    # The recording stops before the bridge add (Asterisk would hold the add behind it);
+    # the description is published after the caller is bridged.
+    order = kinds(cmds)
+    assert order.index("StopRecording") < order.index("JoinBridge") < order.index("MarkAnswered")
+    assert order.index("JoinBridge") < order.index("DescriptionRecorded")
     assert s.StopRecording("describe-c1") in cmds
     assert s.DescriptionRecorded("c1", "describe-c1") in cmds
+
+
+def test_an_answer_during_an_announcement_stops_it_before_the_bridge_add() -> None:
+    call, _ = s.step(queued(), s.PositionInfo("announce", 3, 60.0, False))
+    pb = call.activity_pb
+    call, _ = s.step(call, s.Offered("op1", "PJSIP/1001", 70))
+    call, cmds = s.step(call, s.AgentAnswered(call.agent_channel, 71))
+    order = kinds(cmds)
+    assert s.StopPlayback(pb) in cmds
+    assert order.index("StopPlayback") < order.index("JoinBridge")
 
 
 def test_recording_ended_by_hash_while_waiting() -> None:
