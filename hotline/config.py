@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     announce_every_s: float = 60.0
     describe_after_s: float = 10.0  # invite the caller to describe the problem; 0: never
     describe_min_wait_s: float = 45.0  # ... only when the estimated wait is at least this
+    # Stopping: callers in the IVR or queue go to the dialplan fallback (off: they stay in
+    # Stasis for a restarted server or another instance to adopt); how long to wait for it.
+    hand_back_on_stop: bool = True
+    stop_grace_s: float = 3.0
     describe_max_s: float = 30.0
     callback_offer: bool = True  # offer a callback when the router says the wait is long
     callback_endpoint: str = "PJSIP/{number}@trunk"  # how the citizen is dialled back

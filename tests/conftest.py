@@ -201,7 +201,11 @@ def add_seats(standin: StandIn, n: int, first: int = 1001, **script: Any) -> Non
 async def ready_all(srv: Server, ids: list[str]) -> None:
     import aiohttp
 
-    async with aiohttp.ClientSession() as http:
+    from hotline.agent_desk.keys import SETTINGS
+
+    token = srv.app[SETTINGS].admin_token  # with accounts on, a supervisor readies the seats
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession(headers=headers) as http:
         for op_id in ids:
             async with http.post(
                 f"{srv.url}/api/agents/{op_id}/state", json={"state": "ready"}

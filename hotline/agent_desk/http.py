@@ -140,12 +140,34 @@ async def set_agent_state(request: web.Request) -> web.Response:
         extend = float(body.get("extend_s", 0) or 0)
     except (TypeError, ValueError) as exc:
         raise BadRequest("extend_s must be a number", field="extend_s") from exc
+    await _may_set_state(request, op_id)
     if await request.app[STORE].get_operator(op_id) is None:
         raise NotFound(f"no operator {op_id!r}", operator=op_id)
     prev = await request.app[ROUTER].set_operator_state(
         op_id, state, reason, extend_wrapup_s=extend
     )
     return web.json_response({"id": op_id, "state": state.value, "previous": prev})
+
+
+async def _may_set_state(request: web.Request, op_id: str) -> None:
+    """With accounts configured (an admin token set), a state change needs a bearer token:
+    supervisors and admins may change any seat, an operator only their own (the seat whose
+    id is their username)."""
+    if not request.app[SETTINGS].admin_token:
+        return
+    from ..tickets.exceptions import Forbidden
+    from ..tickets.http import _actor
+    from ..tickets.models import Role
+
+    actor = await _actor(request)
+    if actor.role in (Role.SUPERVISOR, Role.ADMIN):
+        return
+    if actor.role is Role.OPERATOR and actor.username == op_id:
+        return
+    raise Forbidden(
+        "an operator may change only their own state; supervisors may change any",
+        operator=op_id,
+    )
 
 
 async def list_calls(request: web.Request) -> web.Response:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import struct
 import sys
@@ -241,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fds", required=True, help="comma-separated socket descriptors")
     p.add_argument("--share", choices=("fork", "none"), default="fork")
     args = p.parse_args(argv)
+    # Ctrl-C reaches the whole process group; the server stops its workers itself (by
+    # closing their sockets), so a worker must not die of it and be replaced mid-shutdown.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from vosk import Model, SetLogLevel
 
     SetLogLevel(-1)

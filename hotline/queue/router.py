@@ -187,6 +187,23 @@ class Router:
             await self.store.publish("agent.state", now, operator=op_id, state="wrap_up")
             self._schedule_wrapup_end(op_id, self.wrapup_s)
 
+    async def release_offer(self, call_id: str, op_id: str) -> None:
+        """Undo a reservation nobody is to blame for (the ring was lost in a restart): the
+        seat is ready again and the call keeps its place, open to the same seat."""
+        task = await self.store.get_task(call_id)
+        excluded = set(task.excluded) if task else set()
+        res = await self.store.release(op_id, call_id, S.READY, self.clock(), exclude=excluded)
+        if res & 1:
+            await self.store.publish("agent.state", self.clock(), operator=op_id, state="ready")
+        self.wake()
+
+    async def resume_wrapup(self, op_id: str) -> None:
+        """A wrap-up whose timer died with another process ends when it was due."""
+        if op_id not in self._wrapup_timers:
+            self._schedule_wrapup_end(
+                op_id, max(0.0, await self.store.wrapup_until(op_id) - self.clock())
+            )
+
     # -- operators -----------------------------------------------------------------------
 
     async def set_operator_state(
@@ -234,8 +251,7 @@ class Router:
         op = await self.store.get_operator(op_id)
         if op is None or op.state is not S.WRAP_UP:
             return
-        raw = await self.store.r.hget(self.store.k_op(op_id), "wrapup_until")
-        until = float(raw or 0)
+        until = await self.store.wrapup_until(op_id)
         if until > self.clock() + 0.001:
             self._schedule_wrapup_end(op_id, until - self.clock())
             return

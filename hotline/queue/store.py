@@ -226,6 +226,10 @@ class RedisStore:
     async def add_talk_seconds(self, op_id: str, seconds: float) -> None:
         await self.r.hincrbyfloat(self.k_op(op_id), "talk_seconds", seconds)
 
+    async def wrapup_until(self, op_id: str) -> float:
+        raw = await self.r.hget(self.k_op(op_id), "wrapup_until")
+        return float(raw or 0)
+
     async def get_operator(self, op_id: str) -> Operator | None:
         data = await self.r.hgetall(self.k_op(op_id))
         return _operator(data) if data else None

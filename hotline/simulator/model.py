@@ -442,9 +442,7 @@ class SimAsterisk:
         )
         ch.gone.set()
 
-    def play(
-        self, channel_id: str, media: str, playback_id: str | None, lang: str = ""
-    ) -> Json:
+    def play(self, channel_id: str, media: str, playback_id: str | None, lang: str = "") -> Json:
         """Queue a playback on the channel (its REST reply comes at once, ``queued``); it
         starts when the channel's earlier commands are done."""
         ch = self._stasis_channel(channel_id)
@@ -926,9 +924,7 @@ class SimAsterisk:
         self.control(ch).post(lambda: self._perform_recording(ch, rec, max_s, beep), quiet=True)
         return _public(rec)
 
-    async def _perform_recording(
-        self, ch: SimChannel, rec: Json, max_s: float, beep: bool
-    ) -> None:
+    async def _perform_recording(self, ch: SimChannel, rec: Json, max_s: float, beep: bool) -> None:
         name = rec["name"]
         if name not in self.live_recordings:
             return

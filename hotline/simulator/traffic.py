@@ -162,10 +162,14 @@ def add_seats(
     return names
 
 
-async def login_operators(server_url: str, operator_ids: list[str], attempts: int = 50) -> int:
-    """Scripted operators sign in at the desk API and go ready."""
+async def login_operators(
+    server_url: str, operator_ids: list[str], attempts: int = 50, token: str = ""
+) -> int:
+    """Scripted operators sign in at the desk API and go ready (``token``: a supervisor's
+    API token, when the server has accounts)."""
     ok = 0
-    async with aiohttp.ClientSession() as http:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession(headers=headers) as http:
         for op_id in operator_ids:
             for _ in range(attempts):
                 try:

@@ -33,6 +33,9 @@ class Queued:
     received: float  # perf_counter when the ARI frame arrived
 
 
+HAND_BACK = Queued(s.CallerHungUp(0.0), 0.0)  # marker: the server is stopping
+
+
 class LatencyLog:
     """Raw samples of the controller's added latency, for benchmarks and /api/debug."""
 
@@ -92,14 +95,23 @@ class CallRunner:
     def put(self, event: s.Event, received: float | None = None) -> None:
         self.queue.put_nowait(Queued(event, received or time.perf_counter()))
 
+    def hand_back(self) -> None:
+        """The server is stopping: after what is queued, hand the caller to the dialplan."""
+        self.queue.put_nowait(HAND_BACK)
+
     async def _run(self) -> None:
         while self.call.state not in (s.CallState.ENDED, s.CallState.FALLBACK):
             item = await self.queue.get()
             if item is None or self.closed:
                 break
+            if item is HAND_BACK:
+                await self._fallback("shutdown")
+                break
             before = self.call.state
             try:
                 self.call, commands = s.step(self.call, item.event)
+                if self.call.state is s.CallState.CALLBACK and before is not s.CallState.CALLBACK:
+                    self._save_progress(callback=1)  # the task waits with no channel
                 if self.call.state is not before:
                     log.info(
                         "call %s: %s -> %s on %s",
@@ -125,8 +137,13 @@ class CallRunner:
         if self.call.state is s.CallState.FALLBACK and self.summary.outcome == "ended":
             self.summary.outcome = "fallback"
         self.ctl.forget(self)
+        if self.closed:
+            # The server is stopping and the call goes on in Asterisk: its record is written
+            # by whichever server adopts it, from the progress saved in Redis.
+            return
         if self.ctl.on_call_end is not None:
             self.ctl.on_call_end(self.summary)
+        self.ctl._background(self.ctl.router.store.drop_call(self.call_id))
 
     async def _execute(self, commands: list[s.Command], item: Queued) -> None:
         first = True
@@ -328,6 +345,7 @@ class CallRunner:
         """What the record needs if this process dies before the call ends: kept in Redis
         so whichever instance reconciles the call can close its record truthfully."""
         base: dict[str, str | float] = {
+            "app": self.ctl.settings.ari_app,
             "line": self.call.line,
             "caller": self.caller_number,
             "started_at": self.summary.started_at,

@@ -28,6 +28,7 @@ from . import events as ev
 from . import session as s
 from .ari import AriClient
 from .exceptions import AriError
+from .reconcile import reconcile, restore
 from .runner import CallRunner, CallSummary, LatencyLog
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ FAILED_DIAL = {"BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION", "CANCEL"}
 
 
 TAP_PREFIXES = ("snoop-", "asr-")  # channel ids of the speech-recognition taps
+# States a stopping server hands back to the dialplan (the rest talk on, or have no channel).
+HAND_BACK = frozenset(
+    {s.CallState.NEW, s.CallState.GREETING, s.CallState.QUEUED, s.CallState.RINGING}
+)
 
 
 class StasisController:
@@ -65,6 +70,7 @@ class StasisController:
         # (call id, recording name) when the caller's description has been recorded
         self.on_description: Callable[[str, str], None] | None = None
         self.resyncs = 0
+        self.draining = False  # stopping: new and waiting callers go to the dialplan
         self._pending: set[asyncio.Future[Any]] = set()
         self.config = s.CallConfig(
             greeting=settings.greeting_sound,
@@ -206,6 +212,9 @@ class StasisController:
         if ch.id in self.calls:
             return  # a repeated StasisStart (e.g. after a reconnect) changes nothing
         line = event.args[1] if len(event.args) >= 2 else str(ch.dialplan.get("exten", "12345"))
+        if self.draining:
+            self._background(self._hand_back_new(ch.id, line))
+            return
         flow = self.ivr.flow_for(line) if self.ivr else None
         self.calls[ch.id] = CallRunner(
             self, s.Call(ch.id, line, config=self.config, flow=flow), ch.caller.number
@@ -247,11 +256,19 @@ class StasisController:
             b = bridged.get(call_id)
             with_agent = b is not None and runner.call.agent_channel in b.channels
             runner.put(s.Resynced(present, with_agent, now))
+        adopted: set[str] = set()
         for ch_id in sorted(in_app - set(self.calls) - set(self.channel_owner)):
             ch = channels[ch_id]
-            if ch_id.startswith("agent-") or ch.name.startswith(("UnicastRTP/", "Snoop/")):
+            if ch_id.startswith(("agent-", *TAP_PREFIXES)) or ch.name.startswith(
+                ("UnicastRTP/", "Snoop/")
+            ):
                 continue
             await self._adopt(ch, bridged.get(ch_id), now)
+            adopted.add(ch_id)
+        try:
+            await reconcile(self, present, in_app, bridges, adopted)
+        except Exception as exc:  # Redis down: calls still flow; the next resync tries again
+            log.warning("resync #%d: reconciling with Redis failed: %r", self.resyncs, exc)
         log.info(
             "resync #%d: %d channels, %d bridges, %d calls",
             self.resyncs,
@@ -265,10 +282,15 @@ class StasisController:
         line = str(ch.dialplan.get("app_data", "")).split(",")
         line_no = line[2] if len(line) >= 3 else str(ch.dialplan.get("exten", "12345"))
         call = s.Call(ch.id, line_no, config=self.config)
+        try:
+            saved = await self.router.store.live_call(ch.id)
+        except Exception as exc:
+            log.warning("call %s: saved progress unreadable: %r", ch.id, exc)
+            saved = {}
         agent = next((c for c in (bridge.channels if bridge else ()) if c != ch.id), "")
         if agent:
-            op_id = ""
-            for op in await self.router.store.operators():
+            op_id = saved.get("operator_id", "")
+            for op in [] if op_id else await self.router.store.operators():
                 if op.call_id == ch.id:
                     op_id = op.id
             call = replace(
@@ -289,8 +311,42 @@ class StasisController:
             call = replace(call, state=s.CallState.GREETING, playback_id="lost")
             runner = CallRunner(self, call, ch.caller.number)
             runner.put(s.TimerFired("greeting"))
+        restore(runner.summary, saved)
         self.calls[ch.id] = runner
         log.info("call %s adopted after restart in state %s", ch.id, call.state.value)
+
+    async def _hand_back_new(self, channel_id: str, line: str) -> None:
+        """A caller arriving while the server stops goes straight to the fallback queue."""
+        skill = self.settings.line(line).skill
+        self.metrics.calls_fallback.labels(queue=skill, line=line, reason="shutdown").inc()
+        try:
+            await self.ari.continue_in_dialplan(
+                channel_id, self.settings.fallback_context, self.settings.fallback_extension, 1
+            )
+        except AriError as exc:
+            log.warning("call %s: not handed to the dialplan: %s", channel_id, exc)
+
+    async def drain(self, timeout_s: float = 3.0) -> None:
+        """Stop taking calls: callers still in the IVR or the queue are handed to the
+        dialplan's fallback queue (with nobody to serve them in Stasis they would wait in
+        silence), new callers follow them, and connected calls talk on."""
+        self.draining = True
+        waiting = [r for r in self.calls.values() if r.call.state in HAND_BACK]
+        for runner in waiting:
+            runner.hand_back()
+        if waiting:
+            await asyncio.wait([r.task for r in waiting], timeout=timeout_s)
+        log.info("stopping: %d waiting caller(s) handed to the dialplan", len(waiting))
+
+    def adopt_callback(self, call_id: str, saved: dict[str, str]) -> None:
+        """A caller who asked to be rung back while the previous server ran: their task
+        keeps its place and they are rung once an operator answers, as promised."""
+        call = s.Call(call_id, saved.get("line", "12345"), s.CallState.CALLBACK, config=self.config)
+        call = replace(call, callback=True, described=True, callback_offered=True)
+        runner = CallRunner(self, call, saved.get("caller", ""))
+        restore(runner.summary, saved)
+        self.calls[call_id] = runner
+        log.info("call %s: callback adopted after restart", call_id)
 
     async def close(self) -> None:
         """Stop handling calls (the process is shutting down). The callers stay with

@@ -149,7 +149,7 @@ class Directory:
             ).first()
         if row is None or not row.active:
             raise Unauthorized("unknown or disabled API token")
-        return Actor(row.id, Role(row.role), row.department_id, row.name)
+        return Actor(row.id, Role(row.role), row.department_id, row.name, row.username)
 
     async def deactivate_user(self, user_id: int) -> None:
         async with self.engine.begin() as conn:

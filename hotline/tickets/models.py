@@ -90,6 +90,7 @@ class Actor:
     role: Role
     department_id: int | None = None
     name: str = ""
+    username: str = ""  # an operator's username is their seat id
 
 
 @dataclass(frozen=True)

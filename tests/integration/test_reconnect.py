@@ -64,7 +64,8 @@ async def test_given_a_restarted_server_then_waiting_calls_are_adopted_in_order(
     standin, redis_url, server_factory
 ) -> None:  # type: ignore[no-untyped-def]
     add_seats(standin, 1)
-    settings = make_settings(standin, redis_url, operators=seats(1))
+    # The process dies rather than stops: nothing hands the callers to the dialplan.
+    settings = make_settings(standin, redis_url, operators=seats(1), hand_back_on_stop=False)
     first = await server_factory(settings)
     callers = [standin.sim.incoming_call(f"1390000000{i}") for i in range(2)]
     await wait_for(lambda: _count(first[STORE].waiting_count(), 2), what="queued")
