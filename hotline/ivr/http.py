@@ -11,7 +11,6 @@ from hotline.agent_desk.openapi import Op, Param
 from hotline.errors import HotlineError
 from hotline.ivr.runtime import IvrRuntime
 from hotline.tickets import schemas as sc
-from hotline.tickets.exceptions import InvalidInput
 from hotline.tickets.http import _actor, _body, _json, _require
 from hotline.tickets.models import Role
 
@@ -59,10 +58,7 @@ async def set_ivr_flag(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if not FLAG_NAME.fullmatch(name):
         raise IvrInvalid("a flag name is 1-64 letters, digits, - and _", flag=name)
-    try:
-        body = await _body(request, sc.FlagBody)
-    except InvalidInput as e:  # the shared body reader speaks for tickets
-        raise IvrInvalid(e.message, **e.details) from None
+    body = await _body(request, sc.FlagBody, IvrInvalid)
     rt = _runtime(request)
     await rt.set_flag(name, body.on)
     return _json(_state(rt))

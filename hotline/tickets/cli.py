@@ -135,7 +135,7 @@ async def kb_cmd(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from hotline.config import load_settings
-    from hotline.tickets.kb import read_document
+    from hotline.tickets.kb import article_key, read_document
 
     tickets = await _open(load_settings())
     files = _files(args.paths)
@@ -145,7 +145,7 @@ async def kb_cmd(args: argparse.Namespace) -> int:
             doc = read_document(path)
             before = await tickets.services.kb.count()
             _, changed = await tickets.services.kb.upsert(
-                doc.title, doc.body, source=str(path.resolve()), category=args.category
+                doc.title, doc.body, source=article_key(path), category=args.category
             )
         except InvalidInput as e:
             tqdm.write(f"skipped {path}: {e.message}")
@@ -251,7 +251,7 @@ async def departments_cmd(args: argparse.Namespace) -> int:
 async def seed_demo(settings: Settings, deploy: Path) -> None:
     """Departments and sample articles for ``make demo`` (skipped when already there)."""
     from hotline.tickets import service
-    from hotline.tickets.kb import read_document
+    from hotline.tickets.kb import article_key, read_document
 
     departments = deploy / "departments.example.toml"
     if departments.exists():
@@ -260,5 +260,5 @@ async def seed_demo(settings: Settings, deploy: Path) -> None:
     tickets = service.build(settings)
     for path in samples:
         doc = read_document(path)
-        await tickets.services.kb.upsert(doc.title, doc.body, source=f"sample:{path.name}")
+        await tickets.services.kb.upsert(doc.title, doc.body, source=article_key(path))
     await tickets.engine.dispose()

@@ -19,11 +19,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from hotline.agent_desk.openapi import Api, Op, Param
+from hotline.errors import HotlineError
 from hotline.tickets import schema as t
 from hotline.tickets import schemas as sc
 from hotline.tickets.directory import Directory
 from hotline.tickets.exceptions import Forbidden, InvalidInput, TicketError, Unauthorized
-from hotline.tickets.kb import KnowledgeBase
+from hotline.tickets.kb import KbInvalid, KnowledgeBase
 from hotline.tickets.models import DECIDING_ROLES, HOTLINE_ROLES, Actor, Role
 from hotline.tickets.store import NewTicket, TicketStore
 from hotline.tickets.sync import SIGNATURE, TIMESTAMP, verify_signature
@@ -58,21 +59,27 @@ async def _actor(request: web.Request) -> Actor:
     return await request.app[SERVICES].directory.authenticate(token.strip())
 
 
-async def _body(request: web.Request, model: type[M] | TypeAdapter[Any]) -> Any:
+async def _body(
+    request: web.Request,
+    model: type[M] | TypeAdapter[Any],
+    invalid: type[HotlineError] = InvalidInput,
+) -> Any:
+    """The request's JSON body validated by ``model``; a bad one raises ``invalid`` (each
+    area answers with its own error id)."""
     if request.content_length is not None and request.content_length > 1_000_000:
-        raise InvalidInput("request body over 1 MB")
+        raise invalid("request body over 1 MB")
     raw = await request.read()
     try:
         data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidInput(f"body is not JSON: {e}") from None
+        raise invalid(f"body is not JSON: {e}") from None
     try:
         if isinstance(model, TypeAdapter):
             return model.validate_python(data)
         return model.model_validate(data)
     except ValidationError as e:
         errors = [{"loc": list(err["loc"]), "msg": err["msg"]} for err in e.errors()]
-        raise InvalidInput("invalid request body", errors=errors) from None
+        raise invalid("invalid request body", errors=errors) from None
 
 
 def _int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -260,14 +267,14 @@ async def kb_get(request: web.Request) -> web.Response:
     await _actor(request)
     raw = request.match_info["id"]
     if not raw.isdigit():
-        raise InvalidInput("article id must be a number")
+        raise KbInvalid("article id must be a number")
     return _json(await request.app[SERVICES].kb.get(int(raw)))
 
 
 async def kb_add(request: web.Request) -> web.Response:
     actor = await _actor(request)
     _require(actor, DECIDING_ROLES)
-    body = await _body(request, sc.ArticleBody)
+    body = await _body(request, sc.ArticleBody, KbInvalid)
     article_id, changed = await request.app[SERVICES].kb.upsert(
         body.title, body.body, source=body.source, category=body.category
     )
@@ -276,7 +283,7 @@ async def kb_add(request: web.Request) -> web.Response:
 
 async def kb_suggest(request: web.Request) -> web.Response:
     await _actor(request)
-    body = await _body(request, sc.SuggestBody)
+    body = await _body(request, sc.SuggestBody, KbInvalid)
     return _json({"articles": await request.app[SERVICES].kb.suggest(body.text, limit=body.limit)})
 
 

@@ -225,6 +225,22 @@ async def test_knowledge_base_search_and_suggestions_in_chinese(
     assert (await r.json())["articles"] == []
 
 
+async def test_knowledge_base_mistakes_carry_the_knowledge_bases_own_error_ids(
+    client: TestClient[Any, Any], tickets: TicketEnv
+) -> None:
+    h = auth(tickets, "dispatcher")
+    r = await client.post("/api/kb/suggest", headers=h, data=b"{not json")
+    assert r.status == 422 and (await r.json())["error_id"] == "kb-invalid"
+    r = await client.post("/api/kb/suggest", headers=h, json={"text": 5})
+    assert (await r.json())["error_id"] == "kb-invalid"
+    r = await client.post("/api/kb/articles", headers=h, json={"title": ""})
+    assert (await r.json())["error_id"] == "kb-invalid"
+    r = await client.get("/api/kb/articles/abc", headers=h)
+    assert (await r.json())["error_id"] == "kb-invalid"
+    r = await client.post("/api/tickets", headers=h, data=b"{not json")
+    assert (await r.json())["error_id"] == "ticket-invalid"
+
+
 def signed(
     body: dict[str, Any], *, ts: float | None = None, secret: str = SECRET
 ) -> tuple[bytes, dict[str, str]]:
