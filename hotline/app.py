@@ -206,7 +206,7 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
             await app[STORE].publish(event, now, **data)
 
         tickets = ticket_service.build(settings, notify=ticket_service.redis_notifier(publish))
-        app[ticket_http.SERVICES] = tickets.services
+        ticket_http.install(app, tickets.services)
         try:
             await ticket_service.prepare(settings, tickets)
         except Exception:

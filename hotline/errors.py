@@ -18,3 +18,17 @@ class HotlineError(Exception):
 
     def to_json(self) -> dict[str, Any]:
         return {"error_id": self.error_id, "message": self.message, "details": self.details}
+
+
+class Unauthorized(HotlineError):
+    """No credentials, or credentials nobody issued."""
+
+    error_id = "unauthorized"
+    status = 401
+
+
+class Forbidden(HotlineError):
+    """The actor is known but their role may not do this."""
+
+    error_id = "forbidden"
+    status = 403

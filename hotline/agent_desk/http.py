@@ -11,9 +11,12 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
+from ..errors import Forbidden
 from ..queue.models import OperatorState
+from ..roles import Role
 from ..telephony.exceptions import HotlineError
 from .keys import AMI, ARI, CONTROLLER, LOOP_LAG, METRICS, REDIS, ROUTER, SETTINGS, STORE
+from .web import actor
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -155,14 +158,10 @@ async def _may_set_state(request: web.Request, op_id: str) -> None:
     id is their username)."""
     if not request.app[SETTINGS].admin_token:
         return
-    from ..tickets.exceptions import Forbidden
-    from ..tickets.http import _actor
-    from ..tickets.models import Role
-
-    actor = await _actor(request)
-    if actor.role in (Role.SUPERVISOR, Role.ADMIN):
+    who = await actor(request)
+    if who.role in (Role.SUPERVISOR, Role.ADMIN):
         return
-    if actor.role is Role.OPERATOR and actor.username == op_id:
+    if who.role is Role.OPERATOR and who.username == op_id:
         return
     raise Forbidden(
         "an operator may change only their own state; supervisors may change any",

@@ -15,10 +15,11 @@ from sqlalchemy import select
 
 from hotline.agent_desk.keys import STORE
 from hotline.agent_desk.openapi import Op, Param
+from hotline.agent_desk.web import actor, json_response, require
 from hotline.errors import HotlineError
 from hotline.tickets import schema as t
 from hotline.tickets.exceptions import InvalidInput
-from hotline.tickets.http import SERVICES, _actor, _json, _require
+from hotline.tickets.http import SERVICES
 from hotline.tickets.models import HOTLINE_ROLES
 
 from .tap import LiveTranscriber
@@ -38,7 +39,7 @@ class EventsUnavailable(HotlineError):
 
 
 async def call_transcript(request: web.Request) -> web.Response:
-    _require(await _actor(request), HOTLINE_ROLES)
+    require(await actor(request), HOTLINE_ROLES)
     call_id = request.match_info["call_id"]
     if len(call_id) > 64:
         raise InvalidInput("a call id is at most 64 characters")
@@ -46,7 +47,9 @@ async def call_transcript(request: web.Request) -> web.Response:
     tap = live.calls.get(call_id) if live is not None else None
     if tap is not None:
         segs = json.loads(tap.transcript.to_json())
-        return _json({"call_id": call_id, "status": "live", "segments": segs, "draft": None})
+        return json_response(
+            {"call_id": call_id, "status": "live", "segments": segs, "draft": None}
+        )
     async with request.app[SERVICES].store.engine.connect() as conn:
         row = (
             await conn.execute(
@@ -57,7 +60,7 @@ async def call_transcript(request: web.Request) -> web.Response:
         ).first()
     if row is None:
         raise TranscriptNotFound("no such call", call_id=call_id)
-    return _json(
+    return json_response(
         {
             "call_id": call_id,
             "status": row.transcript_status or "none",
@@ -80,7 +83,7 @@ def _wanted(fields: dict[bytes, bytes], types: list[str], operator: str, call: s
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    _require(await _actor(request), HOTLINE_ROLES)
+    require(await actor(request), HOTLINE_ROLES)
     types = [x for x in request.query.get("types", "").split(",") if x]
     operator = request.query.get("operator", "")
     call = request.query.get("call", "")

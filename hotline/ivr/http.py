@@ -8,10 +8,10 @@ from aiohttp import web
 
 from hotline.agent_desk.keys import CONTROLLER
 from hotline.agent_desk.openapi import Op, Param
+from hotline.agent_desk.web import actor, json_response, read_body, require
 from hotline.errors import HotlineError
 from hotline.ivr.runtime import IvrRuntime
 from hotline.tickets import schemas as sc
-from hotline.tickets.http import _actor, _body, _json, _require
 from hotline.tickets.models import Role
 
 SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
@@ -49,26 +49,26 @@ def _state(rt: IvrRuntime) -> dict[str, object]:
 
 
 async def ivr_state(request: web.Request) -> web.Response:
-    await _actor(request)
-    return _json(_state(_runtime(request)))
+    await actor(request)
+    return json_response(_state(_runtime(request)))
 
 
 async def set_ivr_flag(request: web.Request) -> web.Response:
-    _require(await _actor(request), SUPERVISORS)
+    require(await actor(request), SUPERVISORS)
     name = request.match_info["name"]
     if not FLAG_NAME.fullmatch(name):
         raise IvrInvalid("a flag name is 1-64 letters, digits, - and _", flag=name)
-    body = await _body(request, sc.FlagBody, IvrInvalid)
+    body = await read_body(request, sc.FlagBody, invalid=IvrInvalid)
     rt = _runtime(request)
     await rt.set_flag(name, body.on)
-    return _json(_state(rt))
+    return json_response(_state(rt))
 
 
 async def reload_flows(request: web.Request) -> web.Response:
-    _require(await _actor(request), SUPERVISORS)
+    require(await actor(request), SUPERVISORS)
     rt = _runtime(request)
     errors = rt.reload()
-    return _json({**_state(rt), "reloaded": not errors}, status=422 if errors else 200)
+    return json_response({**_state(rt), "reloaded": not errors}, status=422 if errors else 200)
 
 
 def ops() -> list[Op]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hotline import errors
 from hotline.errors import HotlineError
 
 
@@ -25,7 +26,7 @@ class IllegalTransition(TicketError):
         super().__init__(text, status=status, action=action, **details)
 
 
-class Forbidden(TicketError):
+class Forbidden(TicketError, errors.Forbidden):
     error_id = "ticket-forbidden"
     status = 403
 
@@ -47,6 +48,4 @@ class StaleTicket(TicketError):
     status = 409
 
 
-class Unauthorized(TicketError):
-    error_id = "unauthorized"
-    status = 401
+Unauthorized = errors.Unauthorized

@@ -6,7 +6,6 @@ act on only the tickets their department handles (or co-handles, or passed down)
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -14,16 +13,17 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from hotline.agent_desk.openapi import Api, Op, Param
-from hotline.errors import HotlineError
+from hotline.agent_desk.web import AUTH, json_response, read_body, require
+from hotline.agent_desk.web import actor as web_actor
 from hotline.tickets import schema as t
 from hotline.tickets import schemas as sc
 from hotline.tickets.directory import Directory
-from hotline.tickets.exceptions import Forbidden, InvalidInput, TicketError, Unauthorized
+from hotline.tickets.exceptions import Forbidden, InvalidInput, TicketError
 from hotline.tickets.kb import KbInvalid, KnowledgeBase
 from hotline.tickets.models import DECIDING_ROLES, HOTLINE_ROLES, Actor, Role
 from hotline.tickets.store import NewTicket, TicketStore
@@ -31,13 +31,6 @@ from hotline.tickets.sync import SIGNATURE, TIMESTAMP, verify_signature
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
-
-
-def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    """JSON with Chinese left readable (not \\u-escaped)."""
-    return web.json_response(
-        data, status=status, headers=headers, dumps=lambda o: json.dumps(o, ensure_ascii=False)
-    )
 
 
 @dataclass
@@ -51,35 +44,10 @@ class TicketServices:
 SERVICES = web.AppKey("tickets", TicketServices)
 
 
-async def _actor(request: web.Request) -> Actor:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer":
-        raise Unauthorized("an API token is required (Authorization: Bearer …)")
-    return await request.app[SERVICES].directory.authenticate(token.strip())
-
-
-async def _body(
-    request: web.Request,
-    model: type[M] | TypeAdapter[Any],
-    invalid: type[HotlineError] = InvalidInput,
-) -> Any:
-    """The request's JSON body validated by ``model``; a bad one raises ``invalid`` (each
-    area answers with its own error id)."""
-    if request.content_length is not None and request.content_length > 1_000_000:
-        raise invalid("request body over 1 MB")
-    raw = await request.read()
-    try:
-        data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise invalid(f"body is not JSON: {e}") from None
-    try:
-        if isinstance(model, TypeAdapter):
-            return model.validate_python(data)
-        return model.model_validate(data)
-    except ValidationError as e:
-        errors = [{"loc": list(err["loc"]), "msg": err["msg"]} for err in e.errors()]
-        raise invalid("invalid request body", errors=errors) from None
+def install(app: web.Application, services: TicketServices) -> None:
+    """The ticket services on the app; their directory authenticates every route."""
+    app[SERVICES] = services
+    app[AUTH] = services.directory
 
 
 def _int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -108,24 +76,19 @@ def _may_see(actor: Actor, ticket: dict[str, Any]) -> None:
         raise Forbidden("this ticket is not handled by your department")
 
 
-def _require(actor: Actor, roles: frozenset[Role]) -> None:
-    if actor.role not in roles:
-        raise Forbidden(f"a {actor.role.value} may not do this")
-
-
 # -- tickets -----------------------------------------------------------------------------------
 
 
 async def create_ticket(request: web.Request) -> web.Response:
-    actor = await _actor(request)
-    _require(actor, HOTLINE_ROLES | {Role.SYSTEM})
-    body = await _body(request, sc.NewTicketBody)
+    actor = await web_actor(request)
+    require(actor, HOTLINE_ROLES | {Role.SYSTEM})
+    body = await read_body(request, sc.NewTicketBody, invalid=InvalidInput)
     ticket = await request.app[SERVICES].store.create(NewTicket(**body.model_dump()), actor)
-    return _json(ticket, status=201)
+    return json_response(ticket, status=201)
 
 
 async def list_tickets(request: web.Request) -> web.Response:
-    actor = await _actor(request)
+    actor = await web_actor(request)
     q = request.query
     handler = int(q["handler"]) if q.get("handler", "").isdigit() else None
     if actor.role is Role.DEPARTMENT:
@@ -147,30 +110,30 @@ async def list_tickets(request: web.Request) -> web.Response:
         limit=_int(request, "limit", 50, 1, 500),
         offset=_int(request, "offset", 0, 0, 1_000_000),
     )
-    return _json({"tickets": rows})
+    return json_response({"tickets": rows})
 
 
 async def get_ticket(request: web.Request) -> web.Response:
-    actor = await _actor(request)
+    actor = await web_actor(request)
     store = request.app[SERVICES].store
     ticket = await store.get(_number(request))
     _may_see(actor, ticket)
     ticket["records"] = await store.records(ticket["number"])
-    return _json(ticket)
+    return json_response(ticket)
 
 
 async def ticket_history(request: web.Request) -> web.Response:
-    actor = await _actor(request)
+    actor = await web_actor(request)
     store = request.app[SERVICES].store
     ticket = await store.get(_number(request))
     _may_see(actor, ticket)
-    return _json({"history": await store.history(ticket["number"])})
+    return json_response({"history": await store.history(ticket["number"])})
 
 
 async def act_on_ticket(request: web.Request) -> web.Response:
-    actor = await _actor(request)
+    actor = await web_actor(request)
     number = _number(request)
-    body = await _body(request, sc.ACTION_ADAPTER)
+    body = await read_body(request, sc.ACTION_ADAPTER, invalid=InvalidInput)
     expected = None
     if_match = request.headers.get("If-Match", "").strip('" ')
     if if_match:
@@ -180,28 +143,30 @@ async def act_on_ticket(request: web.Request) -> web.Response:
     ticket = await request.app[SERVICES].store.act(
         number, body.to_action(), actor, expected_version=expected
     )
-    return _json(ticket, headers={"ETag": f'"{ticket["version"]}"'})
+    return json_response(ticket, headers={"ETag": f'"{ticket["version"]}"'})
 
 
 async def merge_ticket(request: web.Request) -> web.Response:
-    actor = await _actor(request)
-    _require(actor, HOTLINE_ROLES)
-    body = await _body(request, sc.MergeBody)
-    return _json(await request.app[SERVICES].store.merge(_number(request), body.into, actor))
+    actor = await web_actor(request)
+    require(actor, HOTLINE_ROLES)
+    body = await read_body(request, sc.MergeBody, invalid=InvalidInput)
+    return json_response(
+        await request.app[SERVICES].store.merge(_number(request), body.into, actor)
+    )
 
 
 async def add_follow_up(request: web.Request) -> web.Response:
-    actor = await _actor(request)
-    _require(actor, HOTLINE_ROLES | {Role.SYSTEM})
-    body = await _body(request, sc.FollowUpBody)
+    actor = await web_actor(request)
+    require(actor, HOTLINE_ROLES | {Role.SYSTEM})
+    body = await read_body(request, sc.FollowUpBody, invalid=InvalidInput)
     attempt = await request.app[SERVICES].store.add_follow_up(
         _number(request), body.outcome, actor, note=body.note, channel=body.channel
     )
-    return _json({"attempt": attempt}, status=201)
+    return json_response({"attempt": attempt}, status=201)
 
 
 async def overdue(request: web.Request) -> web.Response:
-    actor = await _actor(request)
+    actor = await web_actor(request)
     dept = actor.department_id if actor.role is Role.DEPARTMENT else None
     if dept is None and request.query.get("department", "").isdigit():
         dept = int(request.query["department"])
@@ -210,81 +175,83 @@ async def overdue(request: web.Request) -> web.Response:
         after=request.query.get("after") or None,
         department_id=dept,
     )
-    return _json({"tickets": rows, "next": rows[-1]["number"] if rows else None})
+    return json_response({"tickets": rows, "next": rows[-1]["number"] if rows else None})
 
 
 async def caller_history(request: web.Request) -> web.Response:
-    actor = await _actor(request)
-    _require(actor, HOTLINE_ROLES)
+    actor = await web_actor(request)
+    require(actor, HOTLINE_ROLES)
     rows = await request.app[SERVICES].store.caller_history(
         request.match_info["phone"], limit=_int(request, "limit", 20, 1, 200)
     )
-    return _json({"tickets": rows})
+    return json_response({"tickets": rows})
 
 
 async def get_emergency(request: web.Request) -> web.Response:
-    await _actor(request)
+    await web_actor(request)
     on = await request.app[SERVICES].directory.flag("emergency", False)
-    return _json({"on": bool(on)})
+    return json_response({"on": bool(on)})
 
 
 async def set_emergency(request: web.Request) -> web.Response:
-    actor = await _actor(request)
-    _require(actor, frozenset({Role.SUPERVISOR, Role.ADMIN}))
-    body = await _body(request, sc.FlagBody)
+    actor = await web_actor(request)
+    require(actor, frozenset({Role.SUPERVISOR, Role.ADMIN}))
+    body = await read_body(request, sc.FlagBody, invalid=InvalidInput)
     await request.app[SERVICES].directory.set_flag("emergency", body.on, actor)
     log.warning("emergency deadline mode %s by user %s", "ON" if body.on else "off", actor.user_id)
-    return _json({"on": body.on})
+    return json_response({"on": body.on})
 
 
 # -- departments -------------------------------------------------------------------------------
 
 
 async def list_departments(request: web.Request) -> web.Response:
-    await _actor(request)
-    return _json({"departments": await request.app[SERVICES].directory.departments()})
+    await web_actor(request)
+    return json_response({"departments": await request.app[SERVICES].directory.departments()})
 
 
 async def add_department(request: web.Request) -> web.Response:
-    actor = await _actor(request)
-    _require(actor, frozenset({Role.ADMIN}))
-    body = await _body(request, sc.DepartmentBody)
+    actor = await web_actor(request)
+    require(actor, frozenset({Role.ADMIN}))
+    body = await read_body(request, sc.DepartmentBody, invalid=InvalidInput)
     dept = await request.app[SERVICES].directory.add_department(body.code, body.name, body.parent)
-    return _json(dept, status=201)
+    return json_response(dept, status=201)
 
 
 # -- knowledge base ----------------------------------------------------------------------------
 
 
 async def kb_search(request: web.Request) -> web.Response:
-    await _actor(request)
+    await web_actor(request)
     query = request.query.get("q", "")[:500]
     hits = await request.app[SERVICES].kb.search(query, limit=_int(request, "limit", 10, 1, 50))
-    return _json({"articles": hits})
+    return json_response({"articles": hits})
 
 
 async def kb_get(request: web.Request) -> web.Response:
-    await _actor(request)
+    await web_actor(request)
     raw = request.match_info["id"]
     if not raw.isdigit():
         raise KbInvalid("article id must be a number")
-    return _json(await request.app[SERVICES].kb.get(int(raw)))
+    return json_response(await request.app[SERVICES].kb.get(int(raw)))
 
 
 async def kb_add(request: web.Request) -> web.Response:
-    actor = await _actor(request)
-    _require(actor, DECIDING_ROLES)
-    body = await _body(request, sc.ArticleBody, KbInvalid)
+    actor = await web_actor(request)
+    require(actor, DECIDING_ROLES)
+    body = await read_body(request, sc.ArticleBody, invalid=KbInvalid)
     article_id, changed = await request.app[SERVICES].kb.upsert(
         body.title, body.body, source=body.source, category=body.category
     )
-    return _json({"id": article_id, "changed": changed}, status=201)
+    return json_response({"id": article_id, "changed": changed}, status=201)
 
 
 async def kb_suggest(request: web.Request) -> web.Response:
-    await _actor(request)
-    body = await _body(request, sc.SuggestBody, KbInvalid)
-    return _json({"articles": await request.app[SERVICES].kb.suggest(body.text, limit=body.limit)})
+    await web_actor(request)
+    body = await read_body(request, sc.SuggestBody, invalid=KbInvalid)
+    return json_response(
+        {"articles": await request.app[SERVICES].kb.suggest(body.text, limit=body.limit)}
+    )
 
 
 # -- sync webhook ------------------------------------------------------------------------------
@@ -314,7 +281,7 @@ async def sync_webhook(request: web.Request) -> web.Response:
             )
         ).first()
     if seen is not None:
-        return _json({"duplicate": True, "outcome": seen.outcome})
+        return json_response({"duplicate": True, "outcome": seen.outcome})
     dept_id = None
     if event.department:
         dept_id = await services.directory.department_id(event.department)
@@ -332,7 +299,7 @@ async def sync_webhook(request: web.Request) -> web.Response:
             )
     except IntegrityError:
         log.warning("sync event %s applied twice by concurrent deliveries", event.event_id)
-    return _json({"applied": True, "version": ticket["version"]})
+    return json_response({"applied": True, "version": ticket["version"]})
 
 
 def api() -> Api:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from hotline.roles import DECIDING_ROLES, HOTLINE_ROLES, Actor, Role  # noqa: F401 (re-exported)
+
 
 class Status(StrEnum):
     ACCEPTED = "accepted"  # 受理: taken in, not yet answered or dispatched
@@ -55,19 +57,6 @@ class Channel(StrEnum):
     PROVINCIAL = "provincial"  # transferred from the provincial hotline
 
 
-class Role(StrEnum):
-    OPERATOR = "operator"  # 话务员: takes calls, answers, dispatches, calls back
-    DISPATCHER = "dispatcher"  # hotline centre staff: re-dispatch, review, extensions
-    SUPERVISOR = "supervisor"  # 班长/督办: everything a dispatcher does, plus supervision
-    DEPARTMENT = "department"  # 承办单位 staff
-    ADMIN = "admin"
-    SYSTEM = "system"  # the IVR survey and the external ticket store
-
-
-HOTLINE_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
-DECIDING_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
-
-
 class Satisfaction(StrEnum):
     SATISFIED = "satisfied"
     BASICALLY_SATISFIED = "basically_satisfied"
@@ -80,17 +69,6 @@ class SupervisionForm(StrEnum):
     SPECIAL = "special"  # 专项督办
     ON_SITE = "on_site"  # 现场督办
     MEDIA = "media"  # 媒体督办
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a user id, their role and (for department staff) their department."""
-
-    user_id: int | None
-    role: Role
-    department_id: int | None = None
-    name: str = ""
-    username: str = ""  # an operator's username is their seat id
 
 
 @dataclass(frozen=True)

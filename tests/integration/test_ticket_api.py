@@ -25,7 +25,7 @@ SECRET = "s3cret-for-tests"
 def app_for(env: TicketEnv) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
     kb = KnowledgeBase(env.engine, clock=env.clock)
-    app[ticket_http.SERVICES] = ticket_http.TicketServices(env.store, env.directory, kb, SECRET)
+    ticket_http.install(app, ticket_http.TicketServices(env.store, env.directory, kb, SECRET))
     ticket_http.api().mount(app)
     return app
 
@@ -294,8 +294,11 @@ async def test_a_dead_database_gets_a_clear_503(tickets: TicketEnv) -> None:
     app = web.Application(middlewares=[error_middleware])
     directory = Directory(dead, clock=tickets.clock)
     store = tickets.store
-    app[ticket_http.SERVICES] = ticket_http.TicketServices(
-        store, directory, KnowledgeBase(dead, clock=tickets.clock), SECRET
+    ticket_http.install(
+        app,
+        ticket_http.TicketServices(
+            store, directory, KnowledgeBase(dead, clock=tickets.clock), SECRET
+        ),
     )
     ticket_http.api().mount(app)
     async with TestClient(TestServer(app)) as c:
