@@ -39,13 +39,13 @@ from .config import Settings
 from .embedded_redis import EmbeddedRedis
 from .ivr import http as ivr_http
 from .ivr.runtime import BUILT_IN, IvrRuntime
-from .ivr.survey import SurveyPolicy, SurveyScheduler
 from .metrics import Metrics
 from .queue.models import Operator, widening_from_steps
 from .queue.policy import PolicyConfig
 from .queue.router import Router
 from .queue.store import RedisStore
 from .queue.wait import OverflowPolicy, WaitEstimator
+from .surveys.calls import SurveyPolicy, SurveyScheduler
 from .telephony.ami import AmiClient
 from .telephony.ari import AriClient
 from .telephony.stasis import StasisController

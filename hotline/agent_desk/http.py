@@ -11,10 +11,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
-from ..errors import Forbidden
+from ..errors import Forbidden, HotlineError
 from ..queue.models import OperatorState
 from ..roles import Role
-from ..telephony.exceptions import HotlineError
 from .keys import AMI, ARI, CONTROLLER, LOOP_LAG, METRICS, REDIS, ROUTER, SETTINGS, STORE
 from .web import actor
 

@@ -1,26 +1,33 @@
-"""Typed keys for the shared state on the aiohttp application."""
+"""Typed keys for the shared state on the aiohttp application.
+
+The types are named for the checker only: importing this module imports no domain, so any
+route module can use the keys without depending on every adapter.
+"""
 
 from __future__ import annotations
 
 import collections
+from typing import TYPE_CHECKING
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
-from ..config import Settings
-from ..metrics import Metrics
-from ..queue.router import Router
-from ..queue.store import RedisStore
-from ..telephony.ami import AmiClient
-from ..telephony.ari import AriClient
-from ..telephony.stasis import StasisController
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
-SETTINGS = web.AppKey("settings", Settings)
-METRICS = web.AppKey("metrics", Metrics)
-REDIS = web.AppKey("redis", aioredis.Redis)
-STORE = web.AppKey("store", RedisStore)
-ROUTER = web.AppKey("router", Router)
-ARI = web.AppKey("ari", AriClient)
-AMI = web.AppKey("ami", AmiClient)
-CONTROLLER = web.AppKey("controller", StasisController)
+    from ..config import Settings
+    from ..metrics import Metrics
+    from ..queue.router import Router
+    from ..queue.store import RedisStore
+    from ..telephony.ami import AmiClient
+    from ..telephony.ari import AriClient
+    from ..telephony.stasis import StasisController
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")
+STORE: web.AppKey[RedisStore] = web.AppKey("store")
+ROUTER: web.AppKey[Router] = web.AppKey("router")
+ARI: web.AppKey[AriClient] = web.AppKey("ari")
+AMI: web.AppKey[AmiClient] = web.AppKey("ami")
+CONTROLLER: web.AppKey[StasisController] = web.AppKey("controller")
 LOOP_LAG: web.AppKey[collections.deque[float]] = web.AppKey("loop_lag")

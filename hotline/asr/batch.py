@@ -27,8 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..tickets import schema as t
 from .draft import DraftRules, make_draft
 from .engine import EnginePool
-from .tap import draft_json
-from .transcript import CallTranscript, Segment
+from .transcript import CallTranscript, Segment, draft_json
 
 log = logging.getLogger(__name__)
 

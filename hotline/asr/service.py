@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..telephony.runner import CallSummary
+from ..telephony.records import CallSummary
 from .draft import DraftRules
 from .engine import EnginePool, PoolConfig
 from .model import Decoding, model_dir
 from .receiver import RtpReceiver
-from .tap import LiveTranscriber, Publish, draft_json
+from .tap import LiveTranscriber, Publish
+from .transcript import draft_json
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from ..telephony.exceptions import AriError
-from ..telephony.stasis import TAP_PREFIXES
+from ..telephony.records import TAP_PREFIXES
 from .draft import Draft, DraftRules, Utterance, make_draft
 from .engine import EnginePool
 from .receiver import RtpReceiver, RtpStream
-from .transcript import CallTranscript, Segment, shift
+from .transcript import CallTranscript, Segment, draft_json, shift
 from .worker import Result
 
 log = logging.getLogger(__name__)
@@ -286,9 +285,3 @@ class LiveTranscriber:
             await self.finish(call_id)
         self._publisher.cancel()
         self._gauges.cancel()
-
-
-def draft_json(d: Draft) -> dict[str, Any]:
-    out = dataclasses.asdict(d)
-    out["location"]["text"] = d.location.text()
-    return out

@@ -7,7 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .draft import Utterance
+from .draft import Draft, Utterance
 
 SIDES = ("caller", "operator")
 _NOT_TEXT = re.compile(r"[\s，。！？、,.!?；;：:“”\"'（）()]+")
@@ -70,3 +70,9 @@ def cer(reference: str, hypothesis: str) -> tuple[int, int]:
             cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (rc != hc))
         prev = cur
     return prev[-1], len(ref)
+
+
+def draft_json(d: Draft) -> dict[str, Any]:
+    out = asdict(d)
+    out["location"]["text"] = d.location.text()
+    return out

@@ -5,17 +5,22 @@ from __future__ import annotations
 import re
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict
 
 from hotline.agent_desk.keys import CONTROLLER
 from hotline.agent_desk.openapi import Op, Param
 from hotline.agent_desk.web import actor, json_response, read_body, require
 from hotline.errors import HotlineError
 from hotline.ivr.runtime import IvrRuntime
-from hotline.tickets import schemas as sc
-from hotline.tickets.models import Role
+from hotline.roles import Role
 
 SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 FLAG_NAME = re.compile(r"[\w-]{1,64}")
+
+
+class FlagBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on: bool
 
 
 class IvrUnavailable(HotlineError):
@@ -58,7 +63,7 @@ async def set_ivr_flag(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if not FLAG_NAME.fullmatch(name):
         raise IvrInvalid("a flag name is 1-64 letters, digits, - and _", flag=name)
-    body = await read_body(request, sc.FlagBody, invalid=IvrInvalid)
+    body = await read_body(request, FlagBody, invalid=IvrInvalid)
     rt = _runtime(request)
     await rt.set_flag(name, body.on)
     return json_response(_state(rt))
@@ -80,7 +85,7 @@ def ops() -> list[Op]:
             set_ivr_flag,
             "Switch a runtime flag (e.g. the emergency announcement)",
             "ivr",
-            sc.FlagBody,
+            FlagBody,
             params=(Param("name", "path", required=True),),
         ),
         Op(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from ..telephony.exceptions import HotlineError
+from ..errors import HotlineError
 
 
 class OperatorState(StrEnum):

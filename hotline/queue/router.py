@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from ..telephony.exceptions import HotlineError
+from ..errors import HotlineError
 from .models import Operator, OperatorState, Task, check_operator_transition
 from .policy import PolicyConfig, plan_assignments
 from .store import RedisStore

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..queue.models import OperatorState
 from . import events as ev
 from .exceptions import AriError
-from .runner import CallSummary
+from .records import CallSummary
 
 if TYPE_CHECKING:
     from .stasis import StasisController

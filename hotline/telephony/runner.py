@@ -20,6 +20,7 @@ from ..metrics import Metrics
 from ..queue.models import Task
 from . import session as s
 from .exceptions import AriError, AriNotFound
+from .records import CallSummary
 
 if TYPE_CHECKING:
     from .stasis import StasisController
@@ -48,30 +49,6 @@ class LatencyLog:
     def observe(self, step: str, seconds: float) -> None:
         self.samples[step].append(seconds)
         self.metrics.controller_latency.labels(step=step).observe(seconds)
-
-
-@dataclass
-class CallSummary:
-    """What the records keep of a finished call (written to SQL off the call path)."""
-
-    call_id: str
-    line: str
-    caller: str
-    started_at: float  # epoch seconds
-    ended_at: float = 0.0
-    answered_at: float | None = None
-    operator_id: str = ""
-    outcome: str = "ended"  # answered, abandoned, fallback, ended
-    wait_s: float | None = None
-    talk_s: float | None = None
-    recording: str = ""
-    queue: str = ""  # the queue it waited in (the line's skill, or the IVR flow's choice)
-    description: str = ""  # the caller's own words recorded while waiting (for ASR)
-    stars: int | None = None  # post-call rating, 5 very satisfied … 1 very unsatisfied
-    callback: bool = False
-    transcript: str = ""  # JSON segments, when speech recognition ran
-    transcript_status: str = ""  # done | partial | pending (post-call from the recording)
-    draft: str = ""  # the pre-filled ticket, JSON
 
 
 class CallRunner:

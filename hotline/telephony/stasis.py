@@ -20,7 +20,7 @@ from ..config import Settings
 from ..ivr.runtime import IvrRuntime
 
 if TYPE_CHECKING:
-    from ..ivr.survey import SurveyScheduler
+    from ..surveys.calls import SurveyScheduler
 from ..metrics import Metrics
 from ..queue.models import Operator
 from ..queue.router import Router
@@ -29,14 +29,14 @@ from . import session as s
 from .ari import AriClient
 from .exceptions import AriError
 from .reconcile import reconcile, restore
-from .runner import CallRunner, CallSummary, LatencyLog
+from .records import TAP_PREFIXES, CallSummary
+from .runner import CallRunner, LatencyLog
 
 log = logging.getLogger(__name__)
 
 FAILED_DIAL = {"BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION", "CANCEL"}
 
 
-TAP_PREFIXES = ("snoop-", "asr-")  # channel ids of the speech-recognition taps
 # States a stopping server hands back to the dialplan (the rest talk on, or have no channel).
 HAND_BACK = frozenset(
     {s.CallState.NEW, s.CallState.GREETING, s.CallState.QUEUED, s.CallState.RINGING}

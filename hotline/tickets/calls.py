@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hotline.telephony.runner import CallSummary
+from hotline.telephony.records import CallSummary
 from hotline.tickets import schema as t
 
 log = logging.getLogger(__name__)

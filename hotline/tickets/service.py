@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.config import Settings
-from hotline.telephony.runner import CallSummary
+from hotline.telephony.records import CallSummary
 from hotline.tickets import deadlines as dl
 from hotline.tickets import workflow as wf
 from hotline.tickets.calendar import WorkCalendar

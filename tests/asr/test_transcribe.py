@@ -18,7 +18,7 @@ from sqlalchemy import select
 from hotline.asr.batch import pending_calls, transcribe_calls
 from hotline.asr.draft import DraftRules
 from hotline.asr.engine import EnginePool, PoolConfig
-from hotline.telephony.runner import CallSummary
+from hotline.telephony.records import CallSummary
 from hotline.tickets.calls import CallLog
 from hotline.tickets.schema import calls
 from tests.conftest import make_ticket_env

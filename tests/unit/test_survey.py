@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hotline.ivr.engine import Hangup, Say, Silence
-from hotline.ivr.survey import Result, SurveyCall, SurveyPolicy, due
+from hotline.surveys.calls import Result, SurveyCall, SurveyPolicy, due
 
 TZ = ZoneInfo("Asia/Shanghai")
 P = SurveyPolicy()
