@@ -77,7 +77,7 @@ class DraftRules:
         tax = tomllib.loads((folder / "taxonomy.toml").read_text(encoding="utf-8"))
         gaz = tomllib.loads((folder / "gazetteer.toml").read_text(encoding="utf-8"))
         rules = tomllib.loads((folder / "rules.toml").read_text(encoding="utf-8"))
-        out = cls(
+        return cls(
             tax["category"],
             rules["urgent"],
             rules["kind"],
@@ -86,9 +86,15 @@ class DraftRules:
             gaz.get("roads", {}),
             gaz.get("compounds", {}),
         )
-        for word in out.vocabulary:
-            jieba.add_word(word, freq=50_000)
-        return out
+
+    @cached_property
+    def tokenizer(self) -> jieba.Tokenizer:
+        """jieba with these rules' place and category words, apart from jieba's global
+        dictionary (the knowledge base segments with its own); built on first use."""
+        tok = jieba.Tokenizer()
+        for word in self.vocabulary:
+            tok.add_word(word, freq=50_000)
+        return tok
 
     @cached_property
     def vocabulary(self) -> set[str]:
@@ -239,7 +245,7 @@ def make_draft(utterances: list[Utterance], rules: DraftRules, *, max_summary: i
     caller = [clean(u.text) for u in utterances if u.speaker in CALLER_SIDES]
     everything = join_words(" ".join(u.text for u in utterances))
     said = "，".join(c for c in caller if c)
-    tokens = set(jieba.cut(everything))
+    tokens = set(rules.tokenizer.cut(everything))
     kind = classify_kind(said or everything, tokens, rules)
     category, department = categorise(everything, tokens, rules)
     reasons = urgency(everything, rules)

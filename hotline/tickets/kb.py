@@ -15,6 +15,7 @@ import logging
 import re
 import zipfile
 from dataclasses import dataclass
+from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from xml.etree import ElementTree
 
 import jieba
 import jieba.analyse
+import jieba.posseg
 from sqlalchemy import Row, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -53,9 +55,24 @@ _STOP = frozenset(
 SUPPORTED = {".md", ".markdown", ".txt", ".html", ".htm", ".docx"}
 
 
+@cache
+def _tokenizer() -> jieba.Tokenizer:
+    """The knowledge base's own jieba, built on first use: words other parts add to theirs
+    (the draft's gazetteer) must not change how articles and queries are segmented."""
+    return jieba.Tokenizer()
+
+
+@cache
+def _tfidf() -> jieba.analyse.TFIDF:
+    tfidf = jieba.analyse.TFIDF()
+    tfidf.tokenizer = _tokenizer()
+    tfidf.postokenizer = jieba.posseg.POSTokenizer(_tokenizer())
+    return tfidf
+
+
 def segment(text_: str) -> str:
     """Search-mode tokens of ``text_``, lower-cased, space-separated, stop words dropped."""
-    words = (w.strip().lower() for w in jieba.cut_for_search(text_))
+    words = (w.strip().lower() for w in _tokenizer().cut_for_search(text_))
     return " ".join(w for w in words if w and _WORD.fullmatch(w) and w not in _STOP)
 
 
@@ -68,7 +85,7 @@ def query_terms(query: str, limit: int = 12) -> list[str]:
 
 def keywords(text_: str, limit: int = 8) -> list[str]:
     """The most telling words of a transcript or draft (TF-IDF), for suggestions."""
-    tags = jieba.analyse.extract_tags(text_, topK=limit * 2)
+    tags = _tfidf().extract_tags(text_, topK=limit * 2)
     return [w.lower() for w in tags if _WORD.fullmatch(w) and w not in _STOP][:limit]
 
 

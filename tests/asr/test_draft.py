@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +106,49 @@ def test_rules_are_data_a_deployment_can_replace(tmp_path: Path) -> None:
 
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "hotline" / "asr" / "data"
+
+
+_SEGMENT_BEFORE_AND_AFTER = """
+import json
+from hotline.tickets import kb
+from hotline.asr.draft import DraftRules, make_draft, Utterance
+text = "黄山路附近的路灯坏了，蜀山区三里庵街道"
+before = [kb.segment(text), kb.keywords(text)]
+rules = DraftRules.load()
+make_draft([Utterance("caller", text)], rules)
+after = [kb.segment(text), kb.keywords(text)]
+print(json.dumps({"before": before, "after": after}, ensure_ascii=False))
+"""
+
+
+def test_given_the_draft_rules_loaded_when_the_knowledge_base_segments_then_nothing_changes() -> (
+    None
+):
+    # A fresh interpreter: in this one the module's RULES were loaded at import.
+    out = subprocess.run(
+        [sys.executable, "-c", _SEGMENT_BEFORE_AND_AFTER],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "黄山路" not in seen["before"][0].split()  # the gazetteer word is not jieba's
+    assert seen["after"] == seen["before"]
+
+
+def test_given_gazetteer_and_taxonomy_words_when_a_draft_segments_then_it_knows_them() -> None:
+    words = set(RULES.tokenizer.cut("黄山路附近的路灯坏了，蜀山区三里庵街道"))
+    assert {"黄山路", "三里庵街道"} <= words
+
+
+def test_given_two_rule_sets_when_each_segments_then_neither_sees_the_others_words(
+    tmp_path: Path,
+) -> None:
+    for name in ("taxonomy.toml", "rules.toml"):
+        (tmp_path / name).write_text((Path(RULES_DIR) / name).read_text(encoding="utf-8"))
+    (tmp_path / "gazetteer.toml").write_text('districts = ["甲乙丙丁区"]\n', encoding="utf-8")
+    mine = DraftRules.load(tmp_path)
+    assert "甲乙丙丁区" in set(mine.tokenizer.cut("甲乙丙丁区的路灯坏了"))
+    assert "甲乙丙丁区" not in set(RULES.tokenizer.cut("甲乙丙丁区的路灯坏了"))
+    assert "黄山路" not in set(mine.tokenizer.cut("黄山路附近"))
