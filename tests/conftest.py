@@ -173,7 +173,7 @@ async def start_server(settings: Settings) -> Server:
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    from hotline.agent_desk.keys import ARI
+    from hotline.keys import ARI
 
     await asyncio.wait_for(app[ARI].connected.wait(), 10)
     return Server(app, runner, f"http://127.0.0.1:{port}")
@@ -201,7 +201,7 @@ def add_seats(standin: StandIn, n: int, first: int = 1001, **script: Any) -> Non
 async def ready_all(srv: Server, ids: list[str]) -> None:
     import aiohttp
 
-    from hotline.agent_desk.keys import SETTINGS
+    from hotline.keys import SETTINGS
 
     token = srv.app[SETTINGS].admin_token  # with accounts on, a supervisor readies the seats
     headers = {"Authorization": f"Bearer {token}"} if token else {}

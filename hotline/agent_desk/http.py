@@ -12,9 +12,9 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import Forbidden, HotlineError
+from ..keys import AMI, ARI, CONTROLLER, LOOP_LAG, METRICS, REDIS, ROUTER, SETTINGS, STORE
 from ..queue.models import OperatorState
 from ..roles import Role
-from .keys import AMI, ARI, CONTROLLER, LOOP_LAG, METRICS, REDIS, ROUTER, SETTINGS, STORE
 from .web import actor
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ async def set_agent_state(request: web.Request) -> web.Response:
     await _may_set_state(request, op_id)
     if await request.app[STORE].get_operator(op_id) is None:
         raise NotFound(f"no operator {op_id!r}", operator=op_id)
-    prev = await request.app[ROUTER].set_operator_state(
+    prev = await request.app[ROUTER].operators.set_state(
         op_id, state, reason, extend_wrapup_s=extend
     )
     return web.json_response({"id": op_id, "state": state.value, "previous": prev})
@@ -170,7 +170,7 @@ async def _may_set_state(request: web.Request, op_id: str) -> None:
 
 async def list_calls(request: web.Request) -> web.Response:
     ctl = request.app[CONTROLLER]
-    estimates = request.app[ROUTER].estimates
+    estimates = request.app[ROUTER].estimates.by_call
     out = []
     for r in ctl.calls.values():
         position, ewt = estimates.get(r.call_id, (None, None))

@@ -13,10 +13,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from hotline.agent_desk.keys import STORE
 from hotline.agent_desk.openapi import Op, Param
 from hotline.agent_desk.web import actor, json_response, require
 from hotline.errors import HotlineError
+from hotline.keys import STORE
 from hotline.tickets import schema as t
 from hotline.tickets.exceptions import InvalidInput
 from hotline.tickets.http import SERVICES

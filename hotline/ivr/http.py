@@ -7,11 +7,11 @@ import re
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from hotline.agent_desk.keys import CONTROLLER
 from hotline.agent_desk.openapi import Op, Param
 from hotline.agent_desk.web import actor, json_response, read_body, require
 from hotline.errors import HotlineError
 from hotline.ivr.runtime import IvrRuntime
+from hotline.keys import IVR
 from hotline.roles import Role
 
 SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
@@ -36,10 +36,10 @@ class IvrInvalid(HotlineError):
 
 
 def _runtime(request: web.Request) -> IvrRuntime:
-    ctl = request.app.get(CONTROLLER)
-    if ctl is None or ctl.ivr is None:
+    rt = request.app.get(IVR)
+    if rt is None:
         raise IvrUnavailable("the IVR is not running")
-    return ctl.ivr
+    return rt
 
 
 def _state(rt: IvrRuntime) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""What the IVR needs at run time: the flows in force, runtime flags, and ticket lookups.
+"""What the IVR needs at run time: the flows in force and the runtime flags.
 
 Flows are reloaded on request; a broken file leaves the flows in force untouched and the
 error is kept for the API and the log. Flags (emergency announcements) live in Redis so every
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -22,7 +21,6 @@ from hotline.queue.store import RedisStore
 
 log = logging.getLogger(__name__)
 
-Lookup = Callable[[str], Awaitable[str | None]]
 BUILT_IN = Path(str(resources.files("hotline.ivr") / "flows"))
 
 
@@ -57,7 +55,6 @@ class IvrRuntime:
         self.greeting = greeting
         self.refresh_s = refresh_s
         self.flags: frozenset[str] = frozenset()
-        self.lookup: Lookup | None = None
         self.last_error: list[str] = []
         try:
             self.flows = load_flows(folder, greeting=greeting)
@@ -118,8 +115,3 @@ class IvrRuntime:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-
-    async def ticket_status(self, number: str) -> str | None:
-        if self.lookup is None or not (len(number) == 13 and number.isdigit()):
-            return None
-        return await self.lookup(number)

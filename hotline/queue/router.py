@@ -14,16 +14,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from ..errors import HotlineError
-from .models import Operator, OperatorState, Task, check_operator_transition
+from .estimates import QueueEstimates
+from .models import Operator, OperatorState, Task
+from .operators import OperatorStates
 from .policy import PolicyConfig, plan_assignments
 from .store import RedisStore
-from .wait import OverflowAction, OverflowPolicy, WaitEstimator, overflow_action
+from .wait import OverflowPolicy, WaitEstimator
 
 log = logging.getLogger(__name__)
 
-OfferHandler = Callable[[str, Operator], Awaitable[None]]
-_ESCALATION: tuple[OverflowAction, ...] = ("none", "announce", "callback", "divert")
 S = OperatorState
 
 
@@ -36,11 +35,14 @@ class RouterStats:
 
 
 class Router:
+    """Routes waiting calls to free seats; owns the operator states and the estimates it
+    routes by. Offers for this instance's calls are put on :attr:`offers` for the call
+    side to take; offers for another instance's calls go to that instance's inbox."""
+
     def __init__(
         self,
         store: RedisStore,
         instance_id: str,
-        on_offer: OfferHandler,
         policy: PolicyConfig = PolicyConfig(),
         ring_timeout_s: float = 10.0,
         wrapup_s: float = 5.0,
@@ -51,27 +53,18 @@ class Router:
     ) -> None:
         self.store = store
         self.instance_id = instance_id
-        self.on_offer = on_offer
         self.policy = policy
         self.ring_timeout_s = ring_timeout_s
-        self.wrapup_s = wrapup_s
         self.tick_s = tick_s
         self.clock = clock
         self.stats = RouterStats()
-        self.wait = wait or WaitEstimator()
-        self.overflow = overflow
-        self.estimates: dict[str, tuple[int, float]] = {}
-        self._escalated: dict[str, OverflowAction] = {}
-        self._staffed: tuple[float, dict[str, int]] = (0.0, {})
-        self._owned: set[str] = set()
-        self._estimated_at = 0.0
-        self.estimate_every_s = max(tick_s, 2.0)
+        self.offers: asyncio.Queue[tuple[str, Operator]] = asyncio.Queue()
+        self.operators = OperatorStates(store, wrapup_s, clock, on_ready=self.wake)
+        self.estimates = QueueEstimates(store, wait, overflow, clock, every_s=max(tick_s, 2.0))
         self.head_margin = 200
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
-        self._wrapup_timers: dict[str, asyncio.TimerHandle] = {}
-        self._pending: set[asyncio.Future[None]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -89,8 +82,7 @@ class Router:
             t.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=3.0)
-        for h in self._wrapup_timers.values():
-            h.cancel()
+        self.operators.stop()
 
     def wake(self) -> None:
         self._wake.set()
@@ -100,7 +92,7 @@ class Router:
     async def enqueue(self, task: Task) -> Task:
         kept = await self.store.enqueue(task)
         if task.owner == self.instance_id:
-            self._owned.add(task.call_id)
+            self.estimates.own(task.call_id)
         if kept.enqueued_at == task.enqueued_at:
             await self.store.publish(
                 "call.queued",
@@ -168,24 +160,13 @@ class Router:
             return None
         wait = now - task.enqueued_at if task else 0.0
         if task:
-            self.wait.answered(task.queue, now)
+            self.estimates.wait.answered(task.queue, now)
         await self._forget(call_id)
         await self.store.publish(
             "call.answered", now, call_id=call_id, operator=op_id, wait=round(wait, 3)
         )
         await self.store.publish("agent.state", now, operator=op_id, state=S.ON_CALL.value)
         return wait
-
-    async def call_ended(self, op_id: str, talk_seconds: float) -> None:
-        now = self.clock()
-        await self.store.add_talk_seconds(op_id, talk_seconds)
-        status, _ = await self.store.set_operator_state(
-            op_id, S.WRAP_UP, now, allowed_from=[S.ON_CALL]
-        )
-        if status == "ok":
-            await self.store.set_operator_fields(op_id, wrapup_until=now + self.wrapup_s)
-            await self.store.publish("agent.state", now, operator=op_id, state="wrap_up")
-            self._schedule_wrapup_end(op_id, self.wrapup_s)
 
     async def release_offer(self, call_id: str, op_id: str) -> None:
         """Undo a reservation nobody is to blame for (the ring was lost in a restart): the
@@ -196,71 +177,6 @@ class Router:
         if res & 1:
             await self.store.publish("agent.state", self.clock(), operator=op_id, state="ready")
         self.wake()
-
-    async def resume_wrapup(self, op_id: str) -> None:
-        """A wrap-up whose timer died with another process ends when it was due."""
-        if op_id not in self._wrapup_timers:
-            self._schedule_wrapup_end(
-                op_id, max(0.0, await self.store.wrapup_until(op_id) - self.clock())
-            )
-
-    # -- operators -----------------------------------------------------------------------
-
-    async def set_operator_state(
-        self, op_id: str, state: OperatorState, reason: str = "", extend_wrapup_s: float = 0.0
-    ) -> str:
-        """Apply an operator's (or supervisor's) request; returns the previous state."""
-        op = await self.store.get_operator(op_id)
-        if op is None:
-            raise HotlineError(f"unknown operator {op_id}", operator=op_id)
-        now = self.clock()
-        if state is S.WRAP_UP and op.state is S.WRAP_UP and extend_wrapup_s > 0:
-            await self.store.set_operator_fields(op_id, wrapup_until=now + extend_wrapup_s)
-            self._schedule_wrapup_end(op_id, extend_wrapup_s)
-            return op.state.value
-        check_operator_transition(op.state, state)
-        status, prev = await self.store.set_operator_state(
-            op_id, state, now, reason, allowed_from=[op.state]
-        )
-        if status != "ok":
-            check_operator_transition(OperatorState(prev), state)
-            status, prev = await self.store.set_operator_state(
-                op_id, state, now, reason, allowed_from=[OperatorState(prev)]
-            )
-        await self.store.publish(
-            "agent.state", now, operator=op_id, state=state.value, reason=reason
-        )
-        if state is S.READY:
-            self.wake()
-        return prev
-
-    def _schedule_wrapup_end(self, op_id: str, delay: float) -> None:
-        old = self._wrapup_timers.pop(op_id, None)
-        if old:
-            old.cancel()
-        loop = asyncio.get_running_loop()
-        self._wrapup_timers[op_id] = loop.call_later(delay, self._end_wrapup_soon, op_id)
-
-    def _end_wrapup_soon(self, op_id: str) -> None:
-        task = asyncio.ensure_future(self._end_wrapup(op_id))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _end_wrapup(self, op_id: str) -> None:
-        self._wrapup_timers.pop(op_id, None)
-        op = await self.store.get_operator(op_id)
-        if op is None or op.state is not S.WRAP_UP:
-            return
-        until = await self.store.wrapup_until(op_id)
-        if until > self.clock() + 0.001:
-            self._schedule_wrapup_end(op_id, until - self.clock())
-            return
-        status, _ = await self.store.set_operator_state(
-            op_id, S.READY, self.clock(), allowed_from=[S.WRAP_UP]
-        )
-        if status == "ok":
-            await self.store.publish("agent.state", self.clock(), operator=op_id, state="ready")
-            self.wake()
 
     # -- routing -------------------------------------------------------------------------
 
@@ -299,11 +215,7 @@ class Router:
         if task.owner and task.owner != self.instance_id:
             await self.store.push_offer(task.owner, task.call_id, op.id)
             return
-        try:
-            await self.on_offer(task.call_id, op)
-        except Exception:
-            log.exception("offer of call %s to %s failed; releasing", task.call_id, op.id)
-            await self.offer_failed(task.call_id, op.id, missed=False)
+        self.offers.put_nowait((task.call_id, op))
 
     async def expire_reservations(self) -> int:
         """Safety net: reservations whose owner never answered or failed them."""
@@ -315,74 +227,14 @@ class Router:
             if op_id:
                 await self.offer_failed(call_id, op_id, missed=True)
             else:
-                await self.store.r.zrem(self.store.k_reservations, call_id)
+                await self.store.drop_reservation(call_id)
             n += 1
         self.stats.expired += n
         return n
 
     async def _forget(self, call_id: str) -> None:
-        self.estimates.pop(call_id, None)
-        self._escalated.pop(call_id, None)
-        self._owned.discard(call_id)
+        self.estimates.forget(call_id)
         await self.store.forget_task_queue(call_id)
-
-    async def update_estimates(self, force: bool = False) -> int:
-        """Position (within its queue) and estimated wait of each waiting call this
-        instance owns; publishes ``call.overflow`` once each time a call's overflow
-        action escalates. Runs at most every ``estimate_every_s``."""
-        now = self.clock()
-        if not self._owned or (not force and now - self._estimated_at < self.estimate_every_s):
-            return 0
-        self._estimated_at = now
-        staffed = await self._staffed_by_skill(now)
-        position: dict[str, int] = {}
-        live = set()
-        escalations = 0
-        for call_id, queue in await self.store.waiting_queues():
-            position[queue] = position.get(queue, 0) + 1
-            if call_id not in self._owned:
-                continue
-            live.add(call_id)
-            ewt = self.wait.estimate(queue, position[queue], now, staffed.get(queue, 0))
-            self.estimates[call_id] = (position[queue], ewt)
-            action = overflow_action(ewt, self.overflow)
-            if _ESCALATION.index(action) > _ESCALATION.index(self._escalated.get(call_id, "none")):
-                self._escalated[call_id] = action
-                escalations += 1
-                await self.store.publish(
-                    "call.overflow",
-                    now,
-                    call_id=call_id,
-                    action=action,
-                    ewt=round(min(ewt, 1e6), 1),
-                    position=position[queue],
-                    queue=queue,
-                )
-        for gone in set(self.estimates) - live:
-            self.estimates.pop(gone, None)
-        return escalations
-
-    async def waiting_info(self, call_id: str) -> tuple[int, float | None, bool]:
-        """Callers ahead, estimated wait (None if unknown) and whether to offer a callback."""
-        # A call not estimated yet must not read as "nobody staffed, endless wait".
-        await self.update_estimates(force=call_id not in self.estimates)
-        position, ewt = self.estimates.get(call_id, (0, float("inf")))
-        eta = None if ewt == float("inf") else ewt
-        offer = self._escalated.get(call_id, "none") in ("callback", "divert")
-        return max(0, position - 1), eta, offer
-
-    async def _staffed_by_skill(self, now: float) -> dict[str, int]:
-        at, counts = self._staffed
-        if now - at < 10.0 and counts:
-            return counts
-        counts = {}
-        for op in await self.store.operators():
-            if op.state in (S.LOGGED_OUT, S.NOT_READY):
-                continue
-            for skill in op.skills:
-                counts[skill] = counts.get(skill, 0) + 1
-        self._staffed = (now, counts)
-        return counts
 
     async def _loop(self) -> None:
         while not self._stopping:
@@ -390,7 +242,7 @@ class Router:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.tick_s)
             except TimeoutError:
                 await self._safe(self.expire_reservations)
-                await self._safe(self.update_estimates)
+                await self._safe(self.estimates.update)
             self._wake.clear()
             await self._safe(self.route_once)
 
@@ -411,7 +263,7 @@ class Router:
             call_id, op_id = item
             op = await self.store.get_operator(op_id)
             if op is not None:
-                await self.on_offer(call_id, op)
+                self.offers.put_nowait((call_id, op))
 
     async def _safe(self, fn: Callable[[], Awaitable[int]]) -> None:
         try:

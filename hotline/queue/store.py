@@ -410,6 +410,9 @@ class RedisStore:
     async def expired_reservations(self, now: float) -> list[str]:
         return [x.decode() for x in await self.r.zrangebyscore(self.k_reservations, "-inf", now)]
 
+    async def drop_reservation(self, call_id: str) -> None:
+        await self.r.zrem(self.k_reservations, call_id)
+
     async def reservation_operator(self, call_id: str) -> str:
         v = await self.r.hget(self.k_task(call_id), "operator")
         return v.decode() if v else ""

@@ -38,7 +38,7 @@ async def reconcile(
     for op in await store.operators():
         call_id = op.call_id
         if op.state is S.WRAP_UP:
-            await router.resume_wrapup(op.id)
+            await router.operators.resume_wrapup(op.id)
         if not call_id or op.state not in (S.ON_CALL, S.RESERVED):
             continue
         runner = ctl.calls.get(call_id)
@@ -52,7 +52,7 @@ async def reconcile(
             if op.state is S.RESERVED:
                 await router.release_offer(call_id, op.id)  # the ring died with the old process
             elif runner.call.operator_id != op.id:
-                await router.call_ended(op.id, 0.0)
+                await router.operators.call_ended(op.id, 0.0)
     for task in await store.waiting_tasks():
         if task.call_id in present or task.call_id in ctl.calls:
             continue
@@ -82,11 +82,10 @@ async def _close_lost(ctl: StasisController, call_id: str, outcome: str, op_id: 
     summary.ended_at = time.time()
     if op_id:
         summary.operator_id = summary.operator_id or op_id
-        await ctl.router.call_ended(op_id, 0.0)
+        await ctl.router.operators.call_ended(op_id, 0.0)
     ctl.metrics.calls_reconciled.labels(outcome=outcome).inc()
     log.info("call %s ended while no server watched it; recorded as %s", call_id, outcome)
-    if ctl.on_call_end is not None:
-        ctl.on_call_end(summary)
+    ctl.hooks.call_ended(summary)
     await store.drop_call(call_id)
 
 

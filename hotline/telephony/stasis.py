@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +28,9 @@ from . import events as ev
 from . import session as s
 from .ari import AriClient
 from .exceptions import AriError
+from .hooks import CallHooks
 from .reconcile import reconcile, restore
-from .records import TAP_PREFIXES, CallSummary
+from .records import TAP_PREFIXES
 from .runner import CallRunner, LatencyLog
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,24 @@ HAND_BACK = frozenset(
 )
 
 
+def call_config(settings: Settings) -> s.CallConfig:
+    """The call machine's settings, from the server's."""
+    return s.CallConfig(
+        greeting=settings.greeting_sound,
+        greeting_max_s=settings.ivr_max_s,
+        ring_timeout_s=settings.ring_timeout_s,
+        record=settings.record_calls,
+        announce_first_s=settings.announce_first_s,
+        announce_every_s=settings.announce_every_s,
+        describe_after_s=settings.describe_after_s,
+        describe_min_wait_s=settings.describe_min_wait_s,
+        describe_max_s=settings.describe_max_s,
+        callback=settings.callback_offer,
+        rating=settings.post_call_rating,
+        rating_timeout_s=settings.rating_timeout_s,
+    )
+
+
 class StasisController:
     """Routes ARI events to call runners and rebuilds its view after reconnects."""
 
@@ -53,6 +72,9 @@ class StasisController:
         settings: Settings,
         metrics: Metrics,
         instance_id: str,
+        hooks: CallHooks | None = None,
+        ivr: IvrRuntime | None = None,
+        surveys: SurveyScheduler | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.ari = ari
@@ -60,38 +82,34 @@ class StasisController:
         self.settings = settings
         self.metrics = metrics
         self.instance_id = instance_id
+        self.hooks = hooks or CallHooks()
+        self.ivr = ivr
+        self.surveys = surveys
         self.clock = clock
         self.calls: dict[str, CallRunner] = {}
         self.channel_owner: dict[str, str] = {}
+        self.recording_owner: dict[str, str] = {}
         self.latency = LatencyLog(metrics)
-        self.on_call_end: Callable[[CallSummary], None] | None = None
-        # (call id, caller's channel, operator's channel, operator id) once bridged
-        self.on_connected: Callable[[str, str, str, str], None] | None = None
-        # (call id, recording name) when the caller's description has been recorded
-        self.on_description: Callable[[str, str], None] | None = None
         self.resyncs = 0
         self.draining = False  # stopping: new and waiting callers go to the dialplan
         self._pending: set[asyncio.Future[Any]] = set()
-        self.config = s.CallConfig(
-            greeting=settings.greeting_sound,
-            greeting_max_s=settings.ivr_max_s,
-            ring_timeout_s=settings.ring_timeout_s,
-            record=settings.record_calls,
-            announce_first_s=settings.announce_first_s,
-            announce_every_s=settings.announce_every_s,
-            describe_after_s=settings.describe_after_s,
-            describe_min_wait_s=settings.describe_min_wait_s,
-            describe_max_s=settings.describe_max_s,
-            callback=settings.callback_offer,
-            rating=settings.post_call_rating,
-            rating_timeout_s=settings.rating_timeout_s,
-        )
-        self.recording_owner: dict[str, str] = {}
-        self.surveys: SurveyScheduler | None = None
-        self.on_rating: Callable[[CallSummary], Awaitable[None]] | None = None
-        self.ivr: IvrRuntime | None = None
-        ari.on_event = self.on_event
-        ari.on_connected = self.resync
+        self.config = call_config(settings)
+        self._subscribe()
+
+    def _subscribe(self) -> None:
+        """Every ARI and router callback of the call side, registered in one place."""
+        self.ari.on_event = self.on_event
+        self.ari.on_connected = self.resync
+        self._offers = asyncio.create_task(self._take_offers(), name="offers")
+
+    async def _take_offers(self) -> None:
+        while True:
+            call_id, op = await self.router.offers.get()
+            try:
+                await self.on_offer(call_id, op)
+            except Exception:
+                log.exception("offer of call %s to %s failed; releasing", call_id, op.id)
+                await self.router.offer_failed(call_id, op.id, missed=False)
 
     # -- router → calls --------------------------------------------------------------------
 
@@ -198,7 +216,7 @@ class StasisController:
             runner = self.calls.get(event.args[1])
             if runner is None or self.channel_owner.get(ch.id) != runner.call_id:
                 log.warning("%s channel %s for unknown call; hanging up", kind, ch.id)
-                self._background(self._quiet_hangup(ch.id))
+                self.background(self._quiet_hangup(ch.id))
                 return
             leg: s.Event = (
                 s.AgentAnswered(ch.id, self.clock())
@@ -213,7 +231,7 @@ class StasisController:
             return  # a repeated StasisStart (e.g. after a reconnect) changes nothing
         line = event.args[1] if len(event.args) >= 2 else str(ch.dialplan.get("exten", "12345"))
         if self.draining:
-            self._background(self._hand_back_new(ch.id, line))
+            self.background(self._hand_back_new(ch.id, line))
             return
         flow = self.ivr.flow_for(line) if self.ivr else None
         self.calls[ch.id] = CallRunner(
@@ -224,7 +242,7 @@ class StasisController:
             arrived = s.CallerArrived(self.clock(), self.ivr.now(), self.ivr.flags)
         self.calls[ch.id].put(arrived, received)
 
-    def _background(self, coro: Any) -> None:
+    def background(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
@@ -351,6 +369,7 @@ class StasisController:
     async def close(self) -> None:
         """Stop handling calls (the process is shutting down). The callers stay with
         Asterisk; a restarted server adopts them in :meth:`resync`."""
+        self._offers.cancel()
         runners = list(self.calls.values())
         for runner in runners:
             runner.closed = True

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hotline.agent_desk.keys import STORE
+from hotline.keys import STORE
 from hotline.tickets.http import SERVICES
 from hotline.tickets.schema import calls
 from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for

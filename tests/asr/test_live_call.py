@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from hotline.agent_desk.keys import METRICS, STORE
+from hotline.keys import METRICS, STORE
 from hotline.tickets.http import SERVICES
 from hotline.tickets.models import Role
 from hotline.tickets.schema import calls

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hotline.agent_desk.keys import METRICS
+from hotline.keys import METRICS
 from tests.asr.conftest import MODEL
 from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
 

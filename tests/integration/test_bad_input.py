@@ -8,7 +8,7 @@ import json
 import aiohttp
 import pytest
 
-from hotline.agent_desk.keys import CONTROLLER, METRICS
+from hotline.keys import CONTROLLER, METRICS
 from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
 
 

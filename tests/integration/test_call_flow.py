@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 from sqlalchemy import select
 
-from hotline.agent_desk.keys import CONTROLLER, METRICS, STORE
+from hotline.keys import CONTROLLER, METRICS, STORE
 from hotline.queue.models import OperatorState
 from hotline.simulator.model import SeatScript
 from hotline.simulator.traffic import TrafficResults, run_caller

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from hotline.agent_desk.keys import STORE
+from hotline.keys import STORE
 from hotline.tickets.http import SERVICES
 from hotline.tickets.models import Role
 from tests.conftest import make_settings

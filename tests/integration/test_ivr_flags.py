@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from hotline.agent_desk.keys import STORE
+from hotline.keys import STORE
 from tests.conftest import make_settings, seats
 
 TOKEN = "ivr-flags-admin"

@@ -7,7 +7,7 @@ import asyncio
 
 import aiohttp
 
-from hotline.agent_desk.keys import AMI, ARI, CONTROLLER, STORE
+from hotline.keys import AMI, ARI, CONTROLLER, STORE
 from hotline.telephony.session import CallState
 from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
 

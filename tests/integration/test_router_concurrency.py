@@ -88,28 +88,27 @@ async def test_eight_routers_ten_thousand_calls_no_double_offer_no_lost_call(
         del ledger.call_offered[call_id]
         await asyncio.sleep(rng.uniform(0, 0.002))
         del ledger.op_busy[op_id]
-        await router.call_ended(op_id, 1.0)
+        await router.operators.call_ended(op_id, 1.0)
 
     async def ready_again(router: Router, op_id: str) -> None:
         try:
-            await router.set_operator_state(op_id, S.READY)
+            await router.operators.set_state(op_id, S.READY)
         except IllegalOperatorTransition:
             pass  # the seat moved on meanwhile (offered again, or went on a break): refused
 
     for i, store in enumerate(stores):
-        routers.append(
-            Router(
-                store,
-                f"inst{i}",
-                make_offer_handler(i),
-                ring_timeout_s=30,
-                wrapup_s=0.001,
-                tick_s=0.05,
-            )
-        )
+        routers.append(Router(store, f"inst{i}", ring_timeout_s=30, wrapup_s=0.001, tick_s=0.05))
     for j in range(n_ops):
         await stores[0].upsert_operator(Operator(f"op{j}", f"PJSIP/{j}", {"general": 3}))
-        await routers[0].set_operator_state(f"op{j}", S.READY)
+        await routers[0].operators.set_state(f"op{j}", S.READY)
+
+    async def take_offers(idx: int) -> None:  # what each instance's call side does
+        on_offer = make_offer_handler(idx)
+        while True:
+            call_id, op = await routers[idx].offers.get()
+            await on_offer(call_id, op)
+
+    takers = [asyncio.create_task(take_offers(i)) for i in range(n_instances)]
     for r in routers:
         r.start()
 
@@ -152,6 +151,8 @@ async def test_eight_routers_ten_thousand_calls_no_double_offer_no_lost_call(
     churner.cancel()
     for r in routers:
         await r.stop()
+    for t in takers:
+        t.cancel()
 
     assert errors == []
     assert ledger.double_offers == []

@@ -7,7 +7,7 @@ import json
 
 import aiohttp
 
-from hotline.agent_desk.keys import REDIS
+from hotline.keys import REDIS
 from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from hotline.agent_desk.keys import CONTROLLER, METRICS, STORE
+from hotline.keys import CONTROLLER, METRICS, STORE
 from hotline.queue.models import OperatorState
 from hotline.tickets.http import SERVICES
 from hotline.tickets.models import Actor, Role

@@ -12,8 +12,8 @@ import asyncio
 import time
 from typing import Any
 
-from hotline.agent_desk.keys import CONTROLLER, METRICS
 from hotline.config import LineConfig, OperatorSeat
+from hotline.keys import CONTROLLER, METRICS
 from hotline.simulator.media import SoundCatalogue, say_files
 from hotline.simulator.model import SimAsterisk, SimError
 from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
@@ -215,5 +215,5 @@ async def test_calls_handed_back_to_the_dialplan_are_counted_by_queue_and_line(
     await wait_for(lambda: caller.id in srv[CONTROLLER].calls, what="call taken")
     runner = srv[CONTROLLER].calls[caller.id]
     await wait_for(lambda: runner.call.state.value == "queued", what="queued")
-    await runner._fallback("error")
+    await runner.fallback("error")
     assert counter(srv, "hotline_calls_fallback_total", queue="general", line="12345") == 1

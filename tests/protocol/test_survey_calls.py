@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from hotline.app import SURVEYS
+from hotline.keys import SURVEYS
 from hotline.simulator.model import SeatScript
 from hotline.tickets import workflow as wf
 from hotline.tickets.http import SERVICES

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hotline.agent_desk.keys import REDIS
+from hotline.keys import REDIS
 from hotline.tickets import workflow as wf
 from hotline.tickets.http import SERVICES
 from hotline.tickets.models import Actor, Role

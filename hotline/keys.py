@@ -1,4 +1,4 @@
-"""Typed keys for the shared state on the aiohttp application.
+"""Typed keys for the state the domains share on the aiohttp application.
 
 The types are named for the checker only: importing this module imports no domain, so any
 route module can use the keys without depending on every adapter.
@@ -14,13 +14,16 @@ from aiohttp import web
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-    from ..config import Settings
-    from ..metrics import Metrics
-    from ..queue.router import Router
-    from ..queue.store import RedisStore
-    from ..telephony.ami import AmiClient
-    from ..telephony.ari import AriClient
-    from ..telephony.stasis import StasisController
+    from .config import Settings
+    from .ivr.runtime import IvrRuntime
+    from .metrics import Metrics
+    from .queue.router import Router
+    from .queue.store import RedisStore
+    from .surveys.calls import SurveyScheduler
+    from .telephony.ami import AmiClient
+    from .telephony.ari import AriClient
+    from .telephony.hooks import CallHooks
+    from .telephony.stasis import StasisController
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
@@ -31,3 +34,7 @@ ARI: web.AppKey[AriClient] = web.AppKey("ari")
 AMI: web.AppKey[AmiClient] = web.AppKey("ami")
 CONTROLLER: web.AppKey[StasisController] = web.AppKey("controller")
 LOOP_LAG: web.AppKey[collections.deque[float]] = web.AppKey("loop_lag")
+INSTANCE: web.AppKey[str] = web.AppKey("instance")  # this server instance's id
+IVR: web.AppKey[IvrRuntime] = web.AppKey("ivr")
+HOOKS: web.AppKey[CallHooks] = web.AppKey("call_hooks")  # filled by the domains, then the
+SURVEYS: web.AppKey[SurveyScheduler] = web.AppKey("surveys")  # controller is built with it

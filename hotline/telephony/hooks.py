@@ -1,0 +1,30 @@
+"""What other domains do at points of a call, handed to the controller when it is built.
+
+The composition root fills one :class:`CallHooks` as it builds the ticket and speech domains,
+then builds the controller with it; nothing is assigned onto the controller afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from .records import CallSummary
+
+
+@dataclass
+class CallHooks:
+    # the finished call's record (written off the call path)
+    on_call_end: Callable[[CallSummary], None] | None = None
+    # (call id, caller's channel, operator's channel, operator id) once bridged
+    on_connected: Callable[[str, str, str, str], None] | None = None
+    # (call id, recording name) when the caller's description has been recorded
+    on_description: Callable[[str, str], None] | None = None
+    # the caller's post-call rating, to attach to the call's tickets
+    on_rating: Callable[[CallSummary], Awaitable[None]] | None = None
+    # a ticket's status for the IVR's self-service read-back (None: no such ticket)
+    ticket_status: Callable[[str], Awaitable[str | None]] | None = None
+
+    def call_ended(self, summary: CallSummary) -> None:
+        if self.on_call_end is not None:
+            self.on_call_end(summary)
