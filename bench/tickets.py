@@ -5,7 +5,7 @@ off as in the tests), migrated by Alembic; 1,000,000 tickets (``--quick``: 100,0
 past 365 days from 200,000 callers (a few call often), 60 departments, statuses as a real
 hotline's year looks (most closed, a few thousand open, some overdue), and 3–6 history rows
 per ticket; 1,000 knowledge base articles built from a Chinese vocabulary. Rows are loaded
-with COPY, then ANALYZE. Every figure is timed through the real ``TicketStore`` /
+with COPY, then ANALYZE. Every figure is timed through the real ``TicketService`` /
 ``KnowledgeBase`` code (SQLAlchemy async + asyncpg), one request at a time.
 
 Targets: caller history p99 < 20 ms; overdue list first page < 100 ms; ticket creation p99 <
@@ -32,9 +32,10 @@ from hotline.tickets.calendar import WorkCalendar
 from hotline.tickets.db import make_engine, migrate
 from hotline.tickets.directory import Directory
 from hotline.tickets.kb import KnowledgeBase
-from hotline.tickets.models import Actor, Kind, Role
+from hotline.tickets.models import Actor, Kind, NewTicket, Role
 from hotline.tickets.schema import OPEN_DUE
-from hotline.tickets.store import NewTicket, TicketStore
+from hotline.tickets.services import TicketService
+from hotline.tickets.store import TicketStore
 from tests import pg
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -219,7 +220,10 @@ async def run(args: argparse.Namespace) -> None:
         depts = [r["id"] for r in await directory.departments() if r["code"] != "centre"]
         user_id, _ = await directory.add_user("op", Role.OPERATOR)
         actor = Actor(user_id, Role.OPERATOR)
-        store = TicketStore(engine, directory, calendar=WorkCalendar(), clock=clock)
+        calendar = WorkCalendar()
+        store = TicketService(
+            TicketStore(engine, clock=clock, tz=calendar.tz), directory, calendar=calendar
+        )
         kb = KnowledgeBase(engine, clock=clock)
         t0 = time.perf_counter()
         callers = await load(url, n, depts, args.seed)

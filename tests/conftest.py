@@ -284,8 +284,11 @@ class Clock:
 
 
 class TicketEnv:
-    def __init__(self, engine: Any, directory: Any, store: Any, clock: Clock) -> None:
-        self.engine, self.directory, self.store, self.clock = engine, directory, store, clock
+    """The ticket domain on one database: ``service`` acts (the use cases), ``store`` reads."""
+
+    def __init__(self, engine: Any, directory: Any, service: Any, clock: Clock) -> None:
+        self.engine, self.directory, self.service, self.clock = engine, directory, service, clock
+        self.store = service.store
         self.depts: dict[str, int] = {}
         self.actors: dict[str, Any] = {}
         self.tokens: dict[str, str] = {}
@@ -308,14 +311,16 @@ async def make_ticket_env(url: str, *, outbox: bool = False) -> TicketEnv:
     from hotline.tickets.db import make_engine, migrate
     from hotline.tickets.directory import Directory
     from hotline.tickets.models import Actor, Role
+    from hotline.tickets.services import TicketService
     from hotline.tickets.store import TicketStore
 
     engine = make_engine(url)
     await migrate(engine)
     clock = Clock(datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     directory = Directory(engine, clock=clock, tree_ttl=0)
-    store = TicketStore(engine, directory, calendar=WorkCalendar(), clock=clock, outbox=outbox)
-    env = TicketEnv(engine, directory, store, clock)
+    calendar = WorkCalendar()
+    store = TicketStore(engine, clock=clock, tz=calendar.tz, outbox=outbox)
+    env = TicketEnv(engine, directory, TicketService(store, directory, calendar=calendar), clock)
     await directory.add_departments(DEPARTMENTS)
     for d in DEPARTMENTS:
         env.depts[d["code"]] = await directory.department_id(d["code"])

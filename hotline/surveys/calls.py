@@ -26,7 +26,7 @@ from hotline.tickets import schema as t
 from hotline.tickets import workflow as wf
 from hotline.tickets.exceptions import TicketError
 from hotline.tickets.models import Actor, Role, Satisfaction, Status
-from hotline.tickets.store import TicketStore
+from hotline.tickets.services import TicketService
 
 log = logging.getLogger(__name__)
 SYSTEM = Actor(None, Role.SYSTEM, None, "survey")
@@ -163,7 +163,7 @@ class Active:
 class SurveyScheduler:
     def __init__(
         self,
-        store: TicketStore,
+        store: TicketService,
         ari: AriClient,
         *,
         clock: Callable[[], datetime],

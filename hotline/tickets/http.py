@@ -8,37 +8,24 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
 
 from hotline.agent_desk.openapi import Api, Op, Param
 from hotline.agent_desk.web import AUTH, json_response, read_body, require
 from hotline.agent_desk.web import actor as web_actor
-from hotline.tickets import schema as t
 from hotline.tickets import schemas as sc
-from hotline.tickets.directory import Directory
 from hotline.tickets.exceptions import Forbidden, InvalidInput, TicketError
-from hotline.tickets.kb import KbInvalid, KnowledgeBase
-from hotline.tickets.models import DECIDING_ROLES, HOTLINE_ROLES, Actor, Role
-from hotline.tickets.store import NewTicket, TicketStore
+from hotline.tickets.kb import KbInvalid
+from hotline.tickets.models import DECIDING_ROLES, HOTLINE_ROLES, Actor, NewTicket, Role
+from hotline.tickets.services import TicketServices
 from hotline.tickets.sync import SIGNATURE, TIMESTAMP, verify_signature
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
-
-
-@dataclass
-class TicketServices:
-    store: TicketStore
-    directory: Directory
-    kb: KnowledgeBase
-    sync_secret: str = ""
 
 
 SERVICES = web.AppKey("tickets", TicketServices)
@@ -271,35 +258,12 @@ async def sync_webhook(request: web.Request) -> web.Response:
         event = sc.InboundEvent.model_validate_json(raw)
     except ValidationError as e:
         raise InvalidInput("invalid event", errors=[err["msg"] for err in e.errors()]) from None
-    store = services.store
-    async with store.engine.connect() as conn:
-        seen = (
-            await conn.execute(
-                select(t.inbound_events.c.outcome).where(
-                    t.inbound_events.c.event_id == event.event_id
-                )
-            )
-        ).first()
-    if seen is not None:
-        return json_response({"duplicate": True, "outcome": seen.outcome})
-    dept_id = None
-    if event.department:
-        dept_id = await services.directory.department_id(event.department)
-    actor = Actor(None, Role.DEPARTMENT if dept_id else Role.SYSTEM, dept_id, "sync")
-    ticket = await store.act(event.ticket, event.to_action(), actor)
-    try:
-        async with store.engine.begin() as conn:
-            await conn.execute(
-                insert(t.inbound_events).values(
-                    event_id=event.event_id,
-                    ticket_number=event.ticket,
-                    received_at=store.clock(),
-                    outcome=f"applied v{ticket['version']}",
-                )
-            )
-    except IntegrityError:
-        log.warning("sync event %s applied twice by concurrent deliveries", event.event_id)
-    return json_response({"applied": True, "version": ticket["version"]})
+    done = await services.tickets.apply_inbound(
+        event.event_id, event.ticket, event.to_action(), event.department
+    )
+    if done.duplicate:
+        return json_response({"duplicate": True, "outcome": done.outcome})
+    return json_response({"applied": True, "version": done.version})
 
 
 def api() -> Api:

@@ -106,6 +106,22 @@ class TicketState:
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
 
+@dataclass(frozen=True)
+class NewTicket:
+    """What opening a ticket takes: the citizen's words and what is known about them."""
+
+    content: str
+    kind: Kind = Kind.CONSULTATION
+    channel: Channel = Channel.PHONE
+    urgency: Urgency = Urgency.NORMAL
+    caller_phone: str | None = None
+    caller_name: str | None = None
+    category: str | None = None
+    location: str | None = None
+    summary: str | None = None
+    call_id: str | None = None
+
+
 TICKET_NUMBER = re.compile(r"^\d{13}$")
 
 

@@ -1,5 +1,5 @@
-"""Builds the ticket domain from settings: engine, directory, store, knowledge base,
-the notice scheduler and (when configured) the outbox sender."""
+"""Builds the ticket domain from settings: engine, directory, store and the use cases over
+it, knowledge base, the notice scheduler and (when configured) the outbox sender."""
 
 from __future__ import annotations
 
@@ -16,17 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline.config import Settings
 from hotline.telephony.records import CallSummary
 from hotline.tickets import deadlines as dl
-from hotline.tickets import workflow as wf
 from hotline.tickets.calendar import WorkCalendar
-from hotline.tickets.calls import satisfaction
 from hotline.tickets.db import make_engine, migrate
 from hotline.tickets.directory import Directory
-from hotline.tickets.exceptions import TicketError
-from hotline.tickets.http import TicketServices
 from hotline.tickets.kb import KnowledgeBase
-from hotline.tickets.models import Actor, Kind, Role, Satisfaction, Status
-from hotline.tickets.notices import Notice, NoticeScheduler
-from hotline.tickets.store import Notifier, TicketStore
+from hotline.tickets.models import Kind, Role
+from hotline.tickets.notices import NoticeScheduler
+from hotline.tickets.services import Notifier, TicketService, TicketServices, notice_sender
+from hotline.tickets.store import TicketStore
 from hotline.tickets.sync import OutboxSender
 
 log = logging.getLogger(__name__)
@@ -70,35 +67,22 @@ def build(
     )
     policy = deadline_policy(settings)
     directory = Directory(engine, clock=now)
-    store = TicketStore(
-        engine,
+    store = TicketStore(engine, clock=now, tz=calendar.tz, outbox=bool(settings.sync_url))
+    service = TicketService(
+        store,
         directory,
         calendar=calendar,
-        clock=now,
         policy=policy,
         max_returns=settings.max_returns,
-        outbox=bool(settings.sync_url),
         notify=notify,
         repeat_window=timedelta(days=settings.repeat_window_days),
     )
     kb = KnowledgeBase(engine, clock=now)
-
-    async def send_notice(n: Notice) -> None:
-        if notify is not None:
-            await notify(
-                f"ticket.{n.kind}",
-                {
-                    "number": n.number,
-                    "department_id": n.department_id,
-                    "due_at": n.due_at.isoformat(),
-                },
-            )
-
     scheduler = NoticeScheduler(
         engine,
         calendar=calendar,
         clock=now,
-        send=send_notice,
+        send=notice_sender(notify),
         policy=policy,
         interval_s=settings.notice_interval_s,
     )
@@ -112,7 +96,7 @@ def build(
             interval_s=settings.sync_interval_s,
             lease_s=settings.sync_lease_s,
         )
-    services = TicketServices(store, directory, kb, settings.sync_secret)
+    services = TicketServices(service, directory, kb, settings.sync_secret)
     return Tickets(engine, services, scheduler, sender)
 
 
@@ -139,25 +123,11 @@ def redis_notifier(publish: Callable[..., Awaitable[None]]) -> Notifier:
     return notify
 
 
-def rating_hook(store: TicketStore) -> Callable[[CallSummary], Awaitable[None]]:
+def rating_hook(tickets: TicketService) -> Callable[[CallSummary], Awaitable[None]]:
     """Attach a caller's post-call rating to the tickets opened on that call."""
-    system = Actor(None, Role.SYSTEM, None, "ivr")
 
     async def attach(call: CallSummary) -> None:
-        if call.stars is None:
-            return
-        grade = Satisfaction(satisfaction(call.stars) or "unsatisfied")
-        for number in await store.numbers_for_call(call.call_id):
-            ticket = await store.get(number)
-            try:
-                if ticket["status"] in (Status.ANSWERED.value, Status.FOLLOW_UP.value):
-                    await store.act(number, wf.Rate(grade, call.stars, "ivr"), system)
-                else:
-                    note = f"来电后满意度评价：{call.stars} 星（{grade.value}）"
-                    await store.act(number, wf.Comment(note), system)
-            except TicketError as e:
-                log.warning(
-                    "ticket %s: rating of call %s not attached: %s", number, call.call_id, e.message
-                )
+        if call.stars is not None:
+            await tickets.attach_call_rating(call.call_id, call.stars)
 
     return attach

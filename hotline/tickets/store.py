@@ -1,16 +1,18 @@
-"""Tickets in SQL: create, act (optimistic locking), merge, history, caller history, overdue.
+"""Tickets in SQL: rows in and out, numbering, history rows, optimistic locking, outbox rows.
 
-Every change is one transaction holding the ticket update (guarded by its ``version``), the
-history entry, the side records and, when sync is on, the outbox row; so nothing is recorded
-without its history and nothing is sent that was not committed.
+The store knows the tables and nothing of the workflow. A use case (``services.py``) opens
+one :meth:`TicketStore.transaction` and passes its connection to the writing methods, so the
+ticket update (guarded by its ``version``), the history entry, the side records, the outbox
+row and an inbound event's mark commit together or not at all.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import fields
+from datetime import datetime, tzinfo
 from enum import Enum
 from typing import Any
 
@@ -19,16 +21,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hotline.tickets import deadlines as dl
 from hotline.tickets import repeat
 from hotline.tickets import schema as t
 from hotline.tickets import workflow as wf
-from hotline.tickets.calendar import WorkCalendar
-from hotline.tickets.directory import Directory
-from hotline.tickets.exceptions import InvalidInput, StaleTicket, TicketNotFound
+from hotline.tickets.exceptions import StaleTicket, TicketNotFound
 from hotline.tickets.models import (
     Actor,
-    Channel,
     Kind,
     Satisfaction,
     Status,
@@ -40,7 +38,6 @@ from hotline.tickets.models import (
 
 log = logging.getLogger(__name__)
 
-Notifier = Callable[[str, dict[str, Any]], Awaitable[None]]
 Clock = Callable[[], datetime]
 
 _ENUMS: dict[str, type[Enum]] = {
@@ -58,20 +55,6 @@ _RECORD_TABLES = {
     "rating": t.ratings,
     "supervision": t.supervisions,
 }
-
-
-@dataclass(frozen=True)
-class NewTicket:
-    content: str
-    kind: Kind = Kind.CONSULTATION
-    channel: Channel = Channel.PHONE
-    urgency: Urgency = Urgency.NORMAL
-    caller_phone: str | None = None
-    caller_name: str | None = None
-    category: str | None = None
-    location: str | None = None
-    summary: str | None = None
-    call_id: str | None = None
 
 
 def state_from_row(row: Row[Any] | dict[str, Any]) -> TicketState:
@@ -99,7 +82,7 @@ def state_values(state: TicketState) -> dict[str, Any]:
     return out
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
     if isinstance(v, datetime):
         return v.isoformat()
     if isinstance(v, Enum):
@@ -110,54 +93,43 @@ def _jsonable(v: Any) -> Any:
 
 
 def ticket_view(row: Row[Any] | Any) -> dict[str, Any]:
-    return {k: _jsonable(v) for k, v in row._mapping.items()}
+    return {k: jsonable(v) for k, v in row._mapping.items()}
+
+
+def public_values(row: dict[str, Any]) -> dict[str, Any]:
+    """A new ticket's row as the outbox sends it (who typed it in stays here)."""
+    return {k: jsonable(v) for k, v in row.items() if k != "created_by"}
+
+
+def changes_json(changes: dict[str, tuple[Any, Any]]) -> dict[str, list[Any]]:
+    return {k: [jsonable(a), jsonable(b)] for k, (a, b) in changes.items()}
 
 
 class TicketStore:
-    """Tickets and their history over one async engine (SQLite or PostgreSQL)."""
+    """Ticket rows and their history over one async engine (SQLite or PostgreSQL).
+
+    Methods taking ``conn`` write inside the caller's transaction; the others open their own.
+    With ``outbox`` every queued event becomes an outbox row for the sync sender.
+    """
 
     def __init__(
-        self,
-        engine: AsyncEngine,
-        directory: Directory,
-        *,
-        calendar: WorkCalendar,
-        clock: Clock,
-        policy: dl.DeadlinePolicy | None = None,
-        max_returns: int = 2,
-        outbox: bool = False,
-        notify: Notifier | None = None,
-        repeat_window: timedelta = timedelta(days=30),
-        max_retries: int = 5,
+        self, engine: AsyncEngine, *, clock: Clock, tz: tzinfo, outbox: bool = False
     ) -> None:
         self.engine = engine
-        self.directory = directory
-        self.calendar = calendar
-        self.policy = policy or dl.DeadlinePolicy()
-        self.max_returns = max_returns
         self.clock = clock
+        self.tz = tz
         self.outbox = outbox
-        self.notify = notify
-        self.repeat_window = repeat_window
-        self.max_retries = max_retries
-        self.tz = calendar.tz
 
-    async def rules(self) -> wf.Rules:
-        return wf.Rules(
-            calendar=self.calendar,
-            tree=await self.directory.tree(),
-            policy=self.policy,
-            max_returns=self.max_returns,
-            emergency=bool(await self.directory.flag("emergency", False)),
-        )
+    def transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self.engine.begin()
 
-    # -- creating -----------------------------------------------------------------------------
+    # -- writing ------------------------------------------------------------------------------
 
-    async def _next_number(self, now: datetime) -> str:
+    async def next_number(self, now: datetime) -> str:
+        """The day's next ticket number, in a transaction of its own (a number is never reused)."""
         day = now.astimezone(self.tz)
         key = f"{day:%Y%m%d}"
-        dialect = self.engine.dialect.name
-        ins_mod = postgresql if dialect == "postgresql" else sqlite
+        ins_mod = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         stmt = ins_mod.insert(t.counters).values(day=key, last=1)
         stmt = stmt.on_conflict_do_update(
             index_elements=["day"], set_={"last": t.counters.c.last + 1}
@@ -166,57 +138,166 @@ class TicketStore:
             seq = (await conn.execute(stmt)).scalar_one()
         return ticket_number(day, seq)
 
-    async def create(self, new: NewTicket, actor: Actor) -> dict[str, Any]:
-        content = new.content.strip()
-        if not content:
-            raise InvalidInput("content must not be empty", field="content")
-        now = self.clock()
-        number = await self._next_number(now)
-        phone = repeat.normalise_phone(new.caller_phone)
-        place = repeat.location_key(new.location)
-        state = TicketState(
-            status=Status.ACCEPTED, kind=new.kind, urgency=new.urgency, created_at=now
-        )
-        row = {
-            **state_values(state),
-            "number": number,
-            "channel": new.channel.value,
-            "caller_phone": phone,
-            "caller_name": new.caller_name,
-            "category": new.category,
-            "location": new.location,
-            "location_key": place,
-            "content": content,
-            "summary": new.summary,
-            "call_id": new.call_id,
-            "updated_at": now,
-            "created_by": actor.user_id,
-            "version": 1,
-        }
-        async with self.engine.begin() as conn:
-            created = (
-                await conn.execute(insert(t.tickets).values(**row).returning(t.tickets))
-            ).one()
-            ticket_id = created.id
-            await self._history(conn, ticket_id, actor, now, "create", "", {}, 1)
-            linked = await self._link_repeats(conn, ticket_id, phone, new.category, place, now)
-            await self._queue_event(conn, number, "ticket.created", 1, {"ticket": _public(row)})
-        log.info(
-            "ticket %s created by %s (%s), %d links", number, actor.role, actor.user_id, len(linked)
-        )
-        await self._notify("ticket.created", {"number": number, "links": linked})
-        return {**ticket_view(created), "links": linked}
+    async def insert_ticket(self, conn: AsyncConnection, row: dict[str, Any]) -> Row[Any]:
+        return (await conn.execute(insert(t.tickets).values(**row).returning(t.tickets))).one()
 
-    async def _link_repeats(
+    async def locked_row(
+        self, conn: AsyncConnection, number: str, expected: int | None = None
+    ) -> Row[Any]:
+        """The ticket to change; :class:`StaleTicket` unless it is at ``expected`` (If-Match)."""
+        row = await self.row(conn, number, lock=True)
+        if expected is not None and expected != row.version:
+            raise StaleTicket(
+                f"ticket {number} is at version {row.version}, not {expected}",
+                version=row.version,
+            )
+        return row
+
+    async def update_state(
+        self, conn: AsyncConnection, row: Row[Any], state: TicketState, now: datetime, why: str
+    ) -> int:
+        """Write ``state`` over ``row`` if nobody changed it since; the new version."""
+        version = row.version + 1
+        result = await conn.execute(
+            update(t.tickets)
+            .where(t.tickets.c.id == row.id, t.tickets.c.version == row.version)
+            .values(**state_values(state), updated_at=now, version=version)
+        )
+        if result.rowcount != 1:
+            raise StaleTicket(f"ticket {row.number} changed while {why} was applied")
+        return version
+
+    async def add_history(
+        self,
+        conn: AsyncConnection,
+        ticket_id: int,
+        actor: Actor,
+        now: datetime,
+        action: str,
+        note: str,
+        changes: dict[str, tuple[Any, Any]],
+        version: int,
+    ) -> None:
+        await conn.execute(
+            insert(t.history).values(
+                ticket_id=ticket_id,
+                at=now,
+                actor_id=actor.user_id,
+                actor_role=actor.role.value,
+                actor_department_id=actor.department_id,
+                action=action,
+                note=note,
+                changes=changes_json(changes),
+                version=version,
+            )
+        )
+
+    async def add_record(
+        self,
+        conn: AsyncConnection,
+        ticket_id: int,
+        record: wf.Record,
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        d = dict(record.data)
+        if record.kind in _RECORD_TABLES:
+            if record.kind == "reply":
+                d.setdefault("department_id", actor.department_id)
+            await conn.execute(
+                insert(_RECORD_TABLES[record.kind]).values(
+                    ticket_id=ticket_id, by=actor.user_id, at=now, **d
+                )
+            )
+        elif record.kind == "assignment":
+            await conn.execute(insert(t.assignments).values(ticket_id=ticket_id, at=now, **d))
+        elif record.kind == "extension":
+            await conn.execute(
+                insert(t.extension_requests).values(
+                    ticket_id=ticket_id, department_id=actor.department_id, at=now, **d
+                )
+            )
+        elif record.kind == "extension_decision":
+            await self._decide(
+                conn,
+                t.extension_requests,
+                ticket_id,
+                now,
+                actor,
+                approved=d["approved"],
+                note=d["note"],
+            )
+        elif record.kind == "appeal":
+            await conn.execute(
+                insert(t.appeals).values(
+                    ticket_id=ticket_id, department_id=actor.department_id, at=now, **d
+                )
+            )
+        elif record.kind == "appeal_decision":
+            await self._decide(
+                conn, t.appeals, ticket_id, now, actor, upheld=d["upheld"], note=d["note"]
+            )
+        elif record.kind != "return":
+            raise AssertionError(f"no table for record {record.kind}")
+
+    async def _decide(
+        self,
+        conn: AsyncConnection,
+        table: Any,
+        ticket_id: int,
+        now: datetime,
+        actor: Actor,
+        **values: Any,
+    ) -> None:
+        pending = (
+            select(func.max(table.c.id))
+            .where(table.c.ticket_id == ticket_id, table.c.decided_at.is_(None))
+            .scalar_subquery()
+        )
+        await conn.execute(
+            update(table)
+            .where(table.c.id == pending)
+            .values(decided_at=now, decided_by=actor.user_id, **values)
+        )
+
+    async def queue_event(
+        self,
+        conn: AsyncConnection,
+        number: str,
+        event: str,
+        version: int,
+        payload: dict[str, Any],
+    ) -> None:
+        if not self.outbox:
+            return
+        now = self.clock()
+        await conn.execute(
+            insert(t.outbox).values(
+                ticket_number=number,
+                event=event,
+                payload={
+                    "number": number,
+                    "version": version,
+                    "event": event,
+                    "at": now.isoformat(),
+                    **payload,
+                },
+                idempotency_key=f"{number}:{version}:{event}",
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+
+    async def repeat_candidates(
         self,
         conn: AsyncConnection,
         ticket_id: int,
         phone: str | None,
         category: str | None,
         place: str | None,
-        now: datetime,
-    ) -> list[dict[str, str]]:
-        since = now - self.repeat_window
+        since: datetime,
+    ) -> list[repeat.Candidate]:
+        """Recent tickets from the same caller, or of the same category at the same place."""
         c = t.tickets.c
         conds = []
         if phone:
@@ -231,124 +312,75 @@ class TicketStore:
                 .order_by(c.created_at.desc())
                 .limit(10)
             )
-        candidates = list({r.id: repeat.Candidate(**r._mapping) for r in rows}.values())
-        found = repeat.find_links(
-            caller_phone=phone,
-            category=category,
-            place=place,
-            now=now,
-            candidates=candidates,
-            window=self.repeat_window,
-        )
-        if found:
+        return list({r.id: repeat.Candidate(**r._mapping) for r in rows}.values())
+
+    async def add_links(
+        self, conn: AsyncConnection, ticket_id: int, links: list[tuple[int, str]], now: datetime
+    ) -> None:
+        """Link ``ticket_id`` to other tickets: (other id, kind) pairs."""
+        if links:
             await conn.execute(
                 insert(t.links),
                 [
-                    {"ticket_id": ticket_id, "other_id": cand.id, "kind": kind, "at": now}
-                    for cand, kind in found
+                    {"ticket_id": ticket_id, "other_id": other, "kind": kind, "at": now}
+                    for other, kind in links
                 ],
             )
-        return [{"number": cand.number, "kind": kind} for cand, kind in found]
 
-    # -- acting -------------------------------------------------------------------------------
+    async def claim_inbound(
+        self, conn: AsyncConnection, event_id: str, number: str, now: datetime
+    ) -> bool:
+        """Mark an inbound event as taken; False when it was taken before.
 
-    async def act(
-        self,
-        number: str,
-        action: wf.Action,
-        actor: Actor,
-        *,
-        expected_version: int | None = None,
-    ) -> dict[str, Any]:
-        """Apply a workflow action; retried on a concurrent change unless a version was given."""
-        for attempt in range(self.max_retries):
-            try:
-                return await self._act_once(number, action, actor, expected_version)
-            except StaleTicket:
-                if expected_version is not None or attempt == self.max_retries - 1:
-                    raise
-                log.debug("ticket %s changed concurrently; retrying %s", number, action.name)
-        raise AssertionError("unreachable")
-
-    async def _act_once(
-        self, number: str, action: wf.Action, actor: Actor, expected: int | None
-    ) -> dict[str, Any]:
-        rules = await self.rules()
-        now = self.clock()
-        async with self.engine.begin() as conn:
-            row = await self._row(conn, number, lock=True)
-            version = row.version
-            if expected is not None and expected != version:
-                raise StaleTicket(
-                    f"ticket {number} is at version {version}, not {expected}",
-                    version=version,
-                )
-            old = state_from_row(row)
-            out = wf.apply(old, action, actor, now, rules)
-            changes = wf.diff(old, out.state)
-            new_version = version + 1
-            result = await conn.execute(
-                update(t.tickets)
-                .where(t.tickets.c.id == row.id, t.tickets.c.version == version)
-                .values(**state_values(out.state), updated_at=now, version=new_version)
-            )
-            if result.rowcount != 1:
-                raise StaleTicket(f"ticket {number} changed while {action.name} was applied")
-            await self._history(
-                conn, row.id, actor, now, action.name, out.note, changes, new_version
-            )
-            for record in out.records:
-                await self._record(conn, row.id, record, actor, now)
-            payload = {
-                "action": action.name,
-                "note": out.note,
-                "changes": {k: [_jsonable(a), _jsonable(b)] for k, (a, b) in changes.items()},
-                "actor": {"id": actor.user_id, "role": actor.role.value},
-                "records": [{"kind": r.kind, **r.data} for r in out.records],
-            }
-            await self._queue_event(conn, number, f"ticket.{action.name}", new_version, payload)
-        log.info(
-            "ticket %s: %s by %s %s → %s",
-            number,
-            action.name,
-            actor.role.value,
-            actor.user_id,
-            out.state.status.value,
+        A concurrent claim of the same id waits for this transaction (the unique index) and
+        then finds it, so an event is applied by exactly one of its deliveries.
+        """
+        mod: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = (
+            mod.insert(t.inbound_events)
+            .values(event_id=event_id, ticket_number=number, received_at=now, outcome="applying")
+            .on_conflict_do_nothing()
+            .returning(t.inbound_events.c.id)
         )
-        await self._notify(f"ticket.{action.name}", {"number": number, **payload})
-        return await self.get(number)
+        return (await conn.execute(stmt)).first() is not None
 
-    async def merge(self, duplicate: str, into: str, actor: Actor) -> dict[str, Any]:
-        """Fold ``duplicate`` into ``into``: both histories stay and point at each other."""
-        if duplicate == into:
-            raise InvalidInput("a ticket cannot be merged into itself")
-        target = await self.get(into)
-        if target["status"] == Status.MERGED.value:
-            raise InvalidInput(f"ticket {into} was itself merged into {target['merged_into']}")
-        await self.act(duplicate, wf.Merge(into), actor)
-        now = self.clock()
+    async def inbound_outcome(self, conn: AsyncConnection, event_id: str) -> str:
+        ie = t.inbound_events.c
+        q = select(ie.outcome).where(ie.event_id == event_id)
+        return str((await conn.execute(q)).scalar_one())
+
+    async def settle_inbound(self, conn: AsyncConnection, event_id: str, outcome: str) -> None:
+        ie = t.inbound_events
+        await conn.execute(update(ie).where(ie.c.event_id == event_id).values(outcome=outcome))
+
+    async def add_follow_up(
+        self, number: str, outcome: str, actor: Actor, now: datetime, *, note: str, channel: str
+    ) -> int:
+        """One follow-up attempt and its history entry; the attempt's number."""
         async with self.engine.begin() as conn:
-            dup_id = (await self._row(conn, duplicate)).id
+            row = await self.row(conn, number)
+            attempt = (
+                await conn.execute(select(func.count()).where(t.follow_ups.c.ticket_id == row.id))
+            ).scalar_one() + 1
             await conn.execute(
-                insert(t.links).values(
-                    ticket_id=target["id"], other_id=dup_id, kind="merged", at=now
+                insert(t.follow_ups).values(
+                    ticket_id=row.id,
+                    attempt=attempt,
+                    outcome=outcome,
+                    channel=channel,
+                    by=actor.user_id,
+                    note=note,
+                    at=now,
                 )
             )
-            await self._history(
-                conn,
-                target["id"],
-                actor,
-                now,
-                "absorb",
-                f"merged {duplicate}",
-                {},
-                target["version"],
+            await self.add_history(
+                conn, row.id, actor, now, "follow_up", f"{outcome} ({attempt})", {}, row.version
             )
-        return await self.get(into)
+        return int(attempt)
 
     # -- reading ------------------------------------------------------------------------------
 
-    async def _row(self, conn: AsyncConnection, number: str, *, lock: bool = False) -> Row[Any]:
+    async def row(self, conn: AsyncConnection, number: str, *, lock: bool = False) -> Row[Any]:
         q = select(t.tickets).where(t.tickets.c.number == number)
         if lock and conn.dialect.name == "postgresql":
             # Writers queue on the row instead of racing and retrying; the version check
@@ -361,13 +393,13 @@ class TicketStore:
 
     async def get(self, number: str) -> dict[str, Any]:
         async with self.engine.connect() as conn:
-            return ticket_view(await self._row(conn, number))
+            return ticket_view(await self.row(conn, number))
 
     async def history(self, number: str) -> list[dict[str, Any]]:
         """The ticket's history and that of every ticket merged into it, oldest first."""
         h, tk = t.history, t.tickets
         async with self.engine.connect() as conn:
-            row = await self._row(conn, number)
+            row = await self.row(conn, number)
             ids = select(tk.c.id).where(or_(tk.c.id == row.id, tk.c.merged_into == number))
             rows = await conn.execute(
                 select(h, tk.c.number)
@@ -379,7 +411,7 @@ class TicketStore:
 
     async def records(self, number: str) -> dict[str, list[dict[str, Any]]]:
         async with self.engine.connect() as conn:
-            ticket_id = (await self._row(conn, number)).id
+            ticket_id = (await self.row(conn, number)).id
             out = {}
             for name, table in [
                 ("assignments", t.assignments),
@@ -453,7 +485,7 @@ class TicketStore:
             q = q.where(c.handler_id == department_id)
         async with self.engine.connect() as conn:
             if after:
-                cursor = await self._row(conn, after)
+                cursor = await self.row(conn, after)
                 q = q.where(
                     or_(
                         c.reply_due > cursor.reply_due,
@@ -506,168 +538,3 @@ class TicketStore:
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(c.status, func.count()).group_by(c.status))
             return {r[0]: r[1] for r in rows}
-
-    async def add_follow_up(
-        self, number: str, outcome: str, actor: Actor, *, note: str = "", channel: str = "phone"
-    ) -> int:
-        """Record one follow-up attempt (answered, no_answer, busy, failed, refused)."""
-        if outcome not in {"answered", "no_answer", "busy", "failed", "refused"}:
-            raise InvalidInput(f"unknown follow-up outcome {outcome!r}")
-        now = self.clock()
-        async with self.engine.begin() as conn:
-            row = await self._row(conn, number)
-            attempt = (
-                await conn.execute(select(func.count()).where(t.follow_ups.c.ticket_id == row.id))
-            ).scalar_one() + 1
-            await conn.execute(
-                insert(t.follow_ups).values(
-                    ticket_id=row.id,
-                    attempt=attempt,
-                    outcome=outcome,
-                    channel=channel,
-                    by=actor.user_id,
-                    note=note,
-                    at=now,
-                )
-            )
-            await self._history(
-                conn, row.id, actor, now, "follow_up", f"{outcome} ({attempt})", {}, row.version
-            )
-        return int(attempt)
-
-    # -- writing helpers ----------------------------------------------------------------------
-
-    async def _history(
-        self,
-        conn: AsyncConnection,
-        ticket_id: int,
-        actor: Actor,
-        now: datetime,
-        action: str,
-        note: str,
-        changes: dict[str, tuple[Any, Any]],
-        version: int,
-    ) -> None:
-        await conn.execute(
-            insert(t.history).values(
-                ticket_id=ticket_id,
-                at=now,
-                actor_id=actor.user_id,
-                actor_role=actor.role.value,
-                actor_department_id=actor.department_id,
-                action=action,
-                note=note,
-                changes={k: [_jsonable(a), _jsonable(b)] for k, (a, b) in changes.items()},
-                version=version,
-            )
-        )
-
-    async def _record(
-        self,
-        conn: AsyncConnection,
-        ticket_id: int,
-        record: wf.Record,
-        actor: Actor,
-        now: datetime,
-    ) -> None:
-        d = dict(record.data)
-        if record.kind in _RECORD_TABLES:
-            if record.kind == "reply":
-                d.setdefault("department_id", actor.department_id)
-            await conn.execute(
-                insert(_RECORD_TABLES[record.kind]).values(
-                    ticket_id=ticket_id, by=actor.user_id, at=now, **d
-                )
-            )
-        elif record.kind == "assignment":
-            await conn.execute(insert(t.assignments).values(ticket_id=ticket_id, at=now, **d))
-        elif record.kind == "extension":
-            await conn.execute(
-                insert(t.extension_requests).values(
-                    ticket_id=ticket_id, department_id=actor.department_id, at=now, **d
-                )
-            )
-        elif record.kind == "extension_decision":
-            await self._decide(
-                conn,
-                t.extension_requests,
-                ticket_id,
-                now,
-                actor,
-                approved=d["approved"],
-                note=d["note"],
-            )
-        elif record.kind == "appeal":
-            await conn.execute(
-                insert(t.appeals).values(
-                    ticket_id=ticket_id, department_id=actor.department_id, at=now, **d
-                )
-            )
-        elif record.kind == "appeal_decision":
-            await self._decide(
-                conn, t.appeals, ticket_id, now, actor, upheld=d["upheld"], note=d["note"]
-            )
-        elif record.kind != "return":
-            raise AssertionError(f"no table for record {record.kind}")
-
-    async def _decide(
-        self,
-        conn: AsyncConnection,
-        table: Any,
-        ticket_id: int,
-        now: datetime,
-        actor: Actor,
-        **values: Any,
-    ) -> None:
-        pending = (
-            select(func.max(table.c.id))
-            .where(table.c.ticket_id == ticket_id, table.c.decided_at.is_(None))
-            .scalar_subquery()
-        )
-        await conn.execute(
-            update(table)
-            .where(table.c.id == pending)
-            .values(decided_at=now, decided_by=actor.user_id, **values)
-        )
-
-    async def _queue_event(
-        self,
-        conn: AsyncConnection,
-        number: str,
-        event: str,
-        version: int,
-        payload: dict[str, Any],
-    ) -> None:
-        if not self.outbox:
-            return
-        now = self.clock()
-        await conn.execute(
-            insert(t.outbox).values(
-                ticket_number=number,
-                event=event,
-                payload={
-                    "number": number,
-                    "version": version,
-                    "event": event,
-                    "at": now.isoformat(),
-                    **payload,
-                },
-                idempotency_key=f"{number}:{version}:{event}",
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
-
-    async def _notify(self, event: str, payload: dict[str, Any]) -> None:
-        if self.notify is None:
-            return
-        try:
-            await self.notify(event, payload)
-        except Exception:  # the record is committed; a missed live update is not fatal
-            log.warning(
-                "could not publish %s for ticket %s", event, payload.get("number"), exc_info=True
-            )
-
-
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: _jsonable(v) for k, v in row.items() if k != "created_by"}

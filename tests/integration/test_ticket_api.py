@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from hotline.tickets import http as ticket_http
 from hotline.tickets.db import make_engine
 from hotline.tickets.directory import Directory
 from hotline.tickets.kb import KnowledgeBase
+from hotline.tickets.services import TicketServices
 from hotline.tickets.sync import SIGNATURE, TIMESTAMP, sign
 from tests.conftest import TicketEnv, free_port
 
@@ -25,7 +27,7 @@ SECRET = "s3cret-for-tests"
 def app_for(env: TicketEnv) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
     kb = KnowledgeBase(env.engine, clock=env.clock)
-    ticket_http.install(app, ticket_http.TicketServices(env.store, env.directory, kb, SECRET))
+    ticket_http.install(app, TicketServices(env.service, env.directory, kb, SECRET))
     ticket_http.api().mount(app)
     return app
 
@@ -289,15 +291,31 @@ async def test_webhook_applies_signed_updates_once_and_refuses_forgeries(
     assert (await tickets.store.get(n))["status"] == "replied"
 
 
+async def test_given_one_webhook_delivered_twice_at_once_when_both_arrive_then_it_applies_once(
+    client: TestClient[Any, Any], tickets: TicketEnv
+) -> None:
+    n = (await new_ticket(client, tickets))["number"]
+    event = {"event_id": "ext-twice", "ticket": n, "action": "comment", "text": "平台备注"}
+    raw, headers = signed(event)
+    answers = await asyncio.gather(
+        *(client.post("/api/sync/webhook", data=raw, headers=headers) for _ in range(2))
+    )
+    assert [r.status for r in answers] == [200, 200]
+    bodies = [await r.json() for r in answers]
+    assert sorted(bool(b.get("duplicate")) for b in bodies) == [False, True], bodies
+    assert (await tickets.store.get(n))["version"] == 2
+    comments = [h for h in await tickets.store.history(n) if h["action"] == "comment"]
+    assert [h["note"] for h in comments] == ["平台备注"]
+
+
 async def test_a_dead_database_gets_a_clear_503(tickets: TicketEnv) -> None:
     dead = make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none")
     app = web.Application(middlewares=[error_middleware])
     directory = Directory(dead, clock=tickets.clock)
-    store = tickets.store
     ticket_http.install(
         app,
-        ticket_http.TicketServices(
-            store, directory, KnowledgeBase(dead, clock=tickets.clock), SECRET
+        TicketServices(
+            tickets.service, directory, KnowledgeBase(dead, clock=tickets.clock), SECRET
         ),
     )
     ticket_http.api().mount(app)

@@ -15,8 +15,7 @@ from hotline.tickets.exceptions import (
     StaleTicket,
     TicketNotFound,
 )
-from hotline.tickets.models import Channel, Kind, Satisfaction, Status, Urgency
-from hotline.tickets.store import NewTicket
+from hotline.tickets.models import Channel, Kind, NewTicket, Satisfaction, Status, Urgency
 from tests.conftest import TicketEnv
 
 COMPLAINT = NewTicket(
@@ -32,19 +31,21 @@ COMPLAINT = NewTicket(
 async def test_given_new_ticket_when_created_then_numbered_by_day_with_history(
     tickets: TicketEnv,
 ) -> None:
-    a = await tickets.store.create(COMPLAINT, tickets.actors["operator"])
-    b = await tickets.store.create(NewTicket(content="咨询社保卡补办"), tickets.actors["operator"])
+    a = await tickets.service.create(COMPLAINT, tickets.actors["operator"])
+    b = await tickets.service.create(
+        NewTicket(content="咨询社保卡补办"), tickets.actors["operator"]
+    )
     assert a["number"] == "2026112300001" and b["number"] == "2026112300002"
     assert a["status"] == "accepted" and a["caller_phone"] == "13800138000"
     tickets.clock.advance(days=1)
-    c = await tickets.store.create(NewTicket(content="次日"), tickets.actors["operator"])
+    c = await tickets.service.create(NewTicket(content="次日"), tickets.actors["operator"])
     assert c["number"] == "2026112400001"
     hist = await tickets.store.history(a["number"])
     assert [h["action"] for h in hist] == ["create"]
 
 
 async def test_full_closed_loop_records_every_step(tickets: TicketEnv) -> None:
-    s, act, d = tickets.store, tickets.actors, tickets.depts
+    s, act, d = tickets.service, tickets.actors, tickets.depts
     t = await s.create(COMPLAINT, act["operator"])
     n = t["number"]
     await s.act(n, wf.Dispatch(lead=d["district-a"], co_handlers=(d["housing"],)), act["operator"])
@@ -80,7 +81,7 @@ async def test_full_closed_loop_records_every_step(tickets: TicketEnv) -> None:
 
 
 async def test_illegal_and_forbidden_actions_change_nothing(tickets: TicketEnv) -> None:
-    s, act = tickets.store, tickets.actors
+    s, act = tickets.service, tickets.actors
     n = (await s.create(COMPLAINT, act["operator"]))["number"]
     with pytest.raises(IllegalTransition, match="cannot sign a ticket that is accepted"):
         await s.act(n, wf.SignFor(), act["district"])
@@ -93,7 +94,7 @@ async def test_illegal_and_forbidden_actions_change_nothing(tickets: TicketEnv) 
 
 
 async def test_concurrent_comments_are_all_kept(tickets: TicketEnv) -> None:
-    s, act = tickets.store, tickets.actors
+    s, act = tickets.service, tickets.actors
     n = (await s.create(COMPLAINT, act["operator"]))["number"]
     await asyncio.gather(*(s.act(n, wf.Comment(f"补充 {i}"), act["operator"]) for i in range(12)))
     t = await s.get(n)
@@ -106,7 +107,7 @@ async def test_concurrent_comments_are_all_kept(tickets: TicketEnv) -> None:
 
 
 async def test_concurrent_conflicting_actions_exactly_one_wins(tickets: TicketEnv) -> None:
-    s, act = tickets.store, tickets.actors
+    s, act = tickets.service, tickets.actors
     n = (await s.create(COMPLAINT, act["operator"]))["number"]
     await s.act(n, wf.Dispatch(lead=tickets.depts["district-a"]), act["operator"])
     await s.act(n, wf.SignFor(), act["district"])
@@ -125,7 +126,7 @@ async def test_concurrent_conflicting_actions_exactly_one_wins(tickets: TicketEn
 
 
 async def test_stale_version_is_refused_not_overwritten(tickets: TicketEnv) -> None:
-    s, act = tickets.store, tickets.actors
+    s, act = tickets.service, tickets.actors
     n = (await s.create(COMPLAINT, act["operator"]))["number"]
     await s.act(n, wf.Comment("第一次"), act["operator"], expected_version=1)
     with pytest.raises(StaleTicket):
@@ -136,7 +137,7 @@ async def test_stale_version_is_refused_not_overwritten(tickets: TicketEnv) -> N
 async def test_repeat_caller_and_same_place_are_linked_and_merge_keeps_both_histories(
     tickets: TicketEnv,
 ) -> None:
-    s, act = tickets.store, tickets.actors
+    s, act = tickets.service, tickets.actors
     first = (await s.create(COMPLAINT, act["operator"]))["number"]
     tickets.clock.advance(days=3)
     other_caller = NewTicket(
@@ -172,7 +173,7 @@ async def test_repeat_caller_and_same_place_are_linked_and_merge_keeps_both_hist
 
 
 async def test_overdue_list_pages_most_overdue_first(tickets: TicketEnv) -> None:
-    s, act, d = tickets.store, tickets.actors, tickets.depts
+    s, act, d = tickets.service, tickets.actors, tickets.depts
     numbers = []
     for i in range(5):
         n = (

@@ -19,9 +19,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from hotline.tickets import workflow as wf
-from hotline.tickets.models import Kind, Urgency
+from hotline.tickets.models import Kind, NewTicket, Urgency
 from hotline.tickets.notices import NoticeScheduler
-from hotline.tickets.store import NewTicket
 from hotline.tickets.sync import SIGNATURE, TIMESTAMP, OutboxSender, sign
 from tests.conftest import ROOT, TicketEnv, make_ticket_env
 
@@ -92,12 +91,12 @@ async def outbox_env(database_url: str) -> AsyncIterator[TicketEnv]:
 async def make_traffic(env: TicketEnv, tickets: int = 4) -> list[str]:
     numbers = []
     for i in range(tickets):
-        n = (await env.store.create(NewTicket(content=f"问题 {i}"), env.actors["operator"]))[
+        n = (await env.service.create(NewTicket(content=f"问题 {i}"), env.actors["operator"]))[
             "number"
         ]
-        await env.store.act(n, wf.Dispatch(lead=env.depts["water"]), env.actors["operator"])
-        await env.store.act(n, wf.SignFor(), env.actors["water"])
-        await env.store.act(n, wf.Comment(f"进展 {i}"), env.actors["water"])
+        await env.service.act(n, wf.Dispatch(lead=env.depts["water"]), env.actors["operator"])
+        await env.service.act(n, wf.SignFor(), env.actors["water"])
+        await env.service.act(n, wf.Comment(f"进展 {i}"), env.actors["water"])
         numbers.append(n)
     return numbers
 
@@ -142,7 +141,7 @@ async def test_given_a_timeout_then_the_event_is_resent_with_the_same_key(
     outbox_env: TicketEnv, remote: tuple[Remote, str]
 ) -> None:
     r, url = remote
-    n = (await outbox_env.store.create(NewTicket(content="超时"), outbox_env.actors["operator"]))[
+    n = (await outbox_env.service.create(NewTicket(content="超时"), outbox_env.actors["operator"]))[
         "number"
     ]
     r.hang_keys.add(f"{n}:1:ticket.created")
@@ -209,10 +208,10 @@ async def test_notices_are_sent_once_across_passes_and_restarts(tickets: TicketE
 
     def scheduler() -> NoticeScheduler:
         return NoticeScheduler(
-            tickets.engine, calendar=tickets.store.calendar, clock=tickets.clock, send=send
+            tickets.engine, calendar=tickets.service.calendar, clock=tickets.clock, send=send
         )
 
-    s, act = tickets.store, tickets.actors
+    s, act = tickets.service, tickets.actors
     normal = (await s.create(NewTicket(content="咨询", kind=Kind.CONSULTATION), act["operator"]))[
         "number"
     ]

@@ -11,8 +11,7 @@ import aiohttp
 from hotline.keys import CONTROLLER, METRICS, STORE
 from hotline.queue.models import OperatorState
 from hotline.tickets.http import SERVICES
-from hotline.tickets.models import Actor, Role
-from hotline.tickets.store import NewTicket
+from hotline.tickets.models import Actor, NewTicket, Role
 from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
 
 TOKEN = "ivr-test-admin"

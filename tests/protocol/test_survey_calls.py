@@ -10,8 +10,7 @@ from hotline.keys import SURVEYS
 from hotline.simulator.model import SeatScript
 from hotline.tickets import workflow as wf
 from hotline.tickets.http import SERVICES
-from hotline.tickets.models import Actor, Role
-from hotline.tickets.store import NewTicket
+from hotline.tickets.models import Actor, NewTicket, Role
 from tests.conftest import Clock, make_settings, wait_for
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -13,9 +13,8 @@ from sqlalchemy import select
 from hotline.keys import REDIS
 from hotline.tickets import workflow as wf
 from hotline.tickets.http import SERVICES
-from hotline.tickets.models import Actor, Role
+from hotline.tickets.models import Actor, NewTicket, Role
 from hotline.tickets.schema import calls
-from hotline.tickets.store import NewTicket
 from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
 
 
