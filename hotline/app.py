@@ -21,6 +21,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from .agent_desk import events
 from .agent_desk.http import add_routes, error_middleware
 from .asr import http as asr_http
 from .asr import setup as asr_setup
@@ -70,7 +71,7 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
     app[HOOKS] = CallHooks()  # filled by the ticket and speech domains, then given to the calls
     add_routes(app)
     api = ticket_http.api()
-    for op in [*ivr_http.ops(), *asr_http.ops()]:
+    for op in [*ivr_http.ops(), *asr_http.ops(), *events.ops()]:
         api.add(op)
     api.mount(app)
     contexts = (

@@ -436,6 +436,28 @@ class RedisStore:
             approximate=True,
         )
 
+    async def events_head(self) -> str:
+        """The id of the newest event ("0-0" when there is none yet)."""
+        try:
+            info: Any = await self.r.xinfo_stream(self.k_events)
+        except aioredis.ResponseError as exc:
+            if "no such key" in str(exc).lower():
+                return "0-0"
+            raise
+        return str(info["last-generated-id"].decode()) if info else "0-0"
+
+    async def read_events(
+        self, after: str, count: int = 200, block_ms: int = 15_000
+    ) -> list[tuple[str, str, str]]:
+        """Events after ``after`` as (id, type, JSON data), waiting up to ``block_ms``."""
+        batch = await self.r.xread({self.k_events: after}, count=count, block=block_ms)
+        if not batch:
+            return []
+        return [
+            (eid.decode(), f[b"type"].decode(), f.get(b"data", b"{}").decode())
+            for eid, f in batch[0][1]
+        ]
+
     async def push_offer(self, owner: str, call_id: str, op_id: str) -> None:
         await self.r.rpush(self.k_inbox(owner), json.dumps({"call_id": call_id, "op": op_id}))
 
