@@ -22,7 +22,10 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -89,13 +92,15 @@ def _naive(v: object) -> object:
     return v.replace(tzinfo=None) if isinstance(v, datetime) else v
 
 
-async def load(url: str, n: int, depts: list[int], seed: int) -> list[str]:
-    import asyncpg
-
+def fake_year(
+    n: int, depts: list[int], seed: int
+) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Callers, ticket rows and history rows for ``n`` tickets over the past year."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
     callers = [f"13{rng.randrange(10**9):09d}" for _ in range(200_000)]
-    rows, hist = [], []
+    rows: list[dict[str, Any]] = []
+    hist: list[dict[str, Any]] = []
     by_day: dict[str, int] = {}
     hid = 0
     for i in range(1, n + 1):
@@ -159,6 +164,15 @@ async def load(url: str, n: int, depts: list[int], seed: int) -> list[str]:
                     "version": k + 1,
                 }
             )
+    return callers, rows, hist
+
+
+async def load(url: str, n: int, depts: list[int], seed: int) -> list[str]:
+    """The fake year COPYed into the database, analysed; the callers."""
+    import asyncpg
+
+    callers, rows, hist = fake_year(n, depts, seed)
+    hid = len(hist)
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
     try:
         cols = [
@@ -200,6 +214,67 @@ async def timed(fn, count: int) -> list[float]:  # type: ignore[no-untyped-def]
     return out
 
 
+async def departments(directory: Directory) -> tuple[list[int], Actor]:
+    await directory.add_department("centre", "热线中心")
+    for d in range(60):
+        await directory.add_department(f"d{d}", f"单位{d}", "centre")
+    depts = [r["id"] for r in await directory.departments() if r["code"] != "centre"]
+    user_id, _ = await directory.add_user("op", Role.OPERATOR)
+    return depts, Actor(user_id, Role.OPERATOR)
+
+
+async def fill_kb(kb: KnowledgeBase, rng: random.Random) -> None:
+    for a in range(1000):
+        title = f"{rng.choice(CATEGORIES)}：{''.join(rng.sample(WORDS, 3))}"
+        body = "，".join("".join(rng.sample(WORDS, 4)) for _ in range(40)) + "。"
+        await kb.upsert(title, body, source=f"bench:{a}")
+
+
+async def measure(
+    store: TicketService, kb: KnowledgeBase, actor: Actor, callers: list[str], reps: int, seed: int
+) -> dict[str, Any]:
+    """Timings in ms of each operation, one request at a time."""
+    rng = random.Random(seed + 1)
+    await fill_kb(kb, rng)
+    # warm the pool and caches
+    await store.caller_history(callers[0])
+    await store.overdue(limit=50)
+    history = await timed(lambda i: store.caller_history(rng.choice(callers)), reps)
+    overdue = await timed(lambda i: store.overdue(limit=50), max(reps // 10, 20))
+    first_page = await store.overdue(limit=50)
+
+    async def create(i: int) -> None:
+        await store.create(
+            NewTicket(
+                content="小区电梯坏了一周没人修",
+                kind=Kind.COMPLAINT,
+                caller_phone=rng.choice(callers),
+                category=rng.choice(CATEGORIES),
+                location=f"蜀山区长江西路{rng.randrange(1, 500)}号",
+            ),
+            actor,
+        )
+
+    creates = await timed(create, reps)
+    search = await timed(lambda i: kb.search(" ".join(rng.sample(WORDS, 3))), reps)
+    hits = len(await kb.search("社保 补办 材料"))
+    return {
+        "history": history,
+        "overdue": overdue,
+        "first_page": first_page,
+        "creates": creates,
+        "search": search,
+        "hits": hits,
+    }
+
+
+async def explain(engine: AsyncEngine, sql: str, **params: Any) -> list[str]:
+    from sqlalchemy import text
+
+    async with engine.connect() as conn:
+        return list((await conn.execute(text("EXPLAIN " + sql), params)).scalars().all())
+
+
 async def run(args: argparse.Namespace) -> None:
     n = 100_000 if args.quick else args.tickets
     reps = 200 if args.quick else 1000
@@ -214,12 +289,7 @@ async def run(args: argparse.Namespace) -> None:
         await migrate(engine)
         clock = lambda: datetime.now(UTC).astimezone(TZ)  # noqa: E731
         directory = Directory(engine, clock=clock)
-        await directory.add_department("centre", "热线中心")
-        for d in range(60):
-            await directory.add_department(f"d{d}", f"单位{d}", "centre")
-        depts = [r["id"] for r in await directory.departments() if r["code"] != "centre"]
-        user_id, _ = await directory.add_user("op", Role.OPERATOR)
-        actor = Actor(user_id, Role.OPERATOR)
+        depts, actor = await departments(directory)
         calendar = WorkCalendar()
         store = TicketService(
             TicketStore(engine, clock=clock, tz=calendar.tz), directory, calendar=calendar
@@ -228,63 +298,31 @@ async def run(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         callers = await load(url, n, depts, args.seed)
         load_s = time.perf_counter() - t0
-        rng = random.Random(args.seed + 1)
-        for a in range(1000):
-            title = f"{rng.choice(CATEGORIES)}：{''.join(rng.sample(WORDS, 3))}"
-            body = "，".join("".join(rng.sample(WORDS, 4)) for _ in range(40)) + "。"
-            await kb.upsert(title, body, source=f"bench:{a}")
-        # warm the pool and caches
-        await store.caller_history(callers[0])
-        await store.overdue(limit=50)
-        history = await timed(lambda i: store.caller_history(rng.choice(callers)), reps)
-        overdue = await timed(lambda i: store.overdue(limit=50), max(reps // 10, 20))
-        first_page = await store.overdue(limit=50)
-
-        async def create(i: int) -> None:
-            await store.create(
-                NewTicket(
-                    content="小区电梯坏了一周没人修",
-                    kind=Kind.COMPLAINT,
-                    caller_phone=rng.choice(callers),
-                    category=rng.choice(CATEGORIES),
-                    location=f"蜀山区长江西路{rng.randrange(1, 500)}号",
-                ),
-                actor,
-            )
-
-        creates = await timed(create, reps)
-        search = await timed(lambda i: kb.search(" ".join(rng.sample(WORDS, 3))), reps)
-        hits = len(await kb.search("社保 补办 材料"))
-        async with engine.connect() as conn:
-            from sqlalchemy import text
-
-            overdue_plan = (
-                (
-                    await conn.execute(
-                        text(
-                            "EXPLAIN SELECT number FROM tickets WHERE " + OPEN_DUE + " AND "
-                            "reply_due < now() ORDER BY reply_due, number LIMIT 50"
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            plan = (
-                (
-                    await conn.execute(
-                        text(
-                            "EXPLAIN SELECT number FROM tickets WHERE caller_phone = :p "
-                            "ORDER BY created_at DESC LIMIT 20"
-                        ),
-                        {"p": callers[1]},
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        m = await measure(store, kb, actor, callers, reps, args.seed)
+        overdue_plan = await explain(
+            engine,
+            "SELECT number FROM tickets WHERE " + OPEN_DUE + " AND "
+            "reply_due < now() ORDER BY reply_due, number LIMIT 50",
+        )
+        plan = await explain(
+            engine,
+            "SELECT number FROM tickets WHERE caller_phone = :p ORDER BY created_at DESC LIMIT 20",
+            p=callers[1],
+        )
         await engine.dispose()
+    report(args, n, reps, load_s, m, plan, overdue_plan)
 
+
+def report(
+    args: argparse.Namespace,
+    n: int,
+    reps: int,
+    load_s: float,
+    m: dict[str, Any],
+    plan: list[str],
+    overdue_plan: list[str],
+) -> None:
+    history, overdue, creates, search = m["history"], m["overdue"], m["creates"], m["search"]
     summary = {
         "tickets": n,
         "load_s": round(load_s, 1),
@@ -292,13 +330,13 @@ async def run(args: argparse.Namespace) -> None:
         "caller_history_p99_ms": round(pct(history, 0.99), 3),
         "overdue_first_page_p50_ms": round(pct(overdue, 0.5), 3),
         "overdue_first_page_max_ms": round(max(overdue), 3),
-        "overdue_rows_first_page": len(first_page),
+        "overdue_rows_first_page": len(m["first_page"]),
         "create_p50_ms": round(pct(creates, 0.5), 3),
         "create_p99_ms": round(pct(creates, 0.99), 3),
         "kb_search_p50_ms": round(pct(search, 0.5), 3),
         "kb_search_p99_ms": round(pct(search, 0.99), 3),
         "kb_articles": 1000,
-        "kb_hits_example": hits,
+        "kb_hits_example": m["hits"],
     }
     print_table(
         f"ticket store on PostgreSQL, {n:,} tickets",
