@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -29,30 +28,19 @@ from .config import Settings
 from .embedded_redis import EmbeddedRedis
 from .ivr import http as ivr_http
 from .ivr import setup as ivr_setup
-from .keys import HOOKS, INSTANCE, LOOP_LAG, METRICS, REDIS, SETTINGS, STORE
+from .keys import HOOKS, INSTANCE, LOOP_LAG, METRICS, REDIS, SETTINGS
 from .metrics import Metrics
 from .queue import setup as queue_setup
 from .surveys import setup as surveys_setup
 from .telephony import setup as telephony_setup
 from .telephony.hooks import CallHooks
 from .tickets import http as ticket_http
-from .tickets import service as ticket_service
-from .tickets.calls import CallLog
-from .tickets.exceptions import TicketNotFound
+from .tickets import setup as tickets_setup
 
 log = logging.getLogger(__name__)
 
 
 Ctx = Callable[[web.Application], AsyncIterator[None]]
-
-
-def _safe_url(url: str) -> str:
-    """A database URL without its password, for logs."""
-    head, sep, tail = url.rpartition("@")
-    if not sep:
-        return url
-    scheme, _, cred = head.partition("://")
-    return f"{scheme}://{cred.split(':')[0]}:***@{tail}"
 
 
 def instance_id() -> str:
@@ -79,7 +67,7 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
         queue_setup.routing(settings),
         telephony_setup.ari(settings),
         ivr_setup.runtime(settings),
-        _tickets(settings),
+        tickets_setup.tickets(settings),
         surveys_setup.surveys(settings),
         asr_setup.speech(settings),
         telephony_setup.ami(settings),
@@ -108,49 +96,6 @@ def _redis(settings: Settings, given: aioredis.Redis | None) -> Ctx:
             await client.aclose()
 
     return redis_ctx
-
-
-def _tickets(settings: Settings) -> Ctx:
-    async def tickets_ctx(app: web.Application) -> AsyncIterator[None]:
-        async def publish(event: str, now: float, **data: Any) -> None:
-            await app[STORE].publish(event, now, **data)
-
-        tickets = ticket_service.build(settings, notify=ticket_service.redis_notifier(publish))
-        ticket_http.install(app, tickets.services)
-        try:
-            await ticket_service.prepare(settings, tickets)
-        except Exception:
-            # Calls must flow without the database; ticket routes answer 503 until it is back.
-            log.exception("ticket database not ready at %s", _safe_url(settings.database_url))
-
-        async def ticket_status(number: str) -> str | None:
-            try:
-                return str((await tickets.services.store.get(number))["status"])
-            except TicketNotFound:
-                return None
-
-        call_log = CallLog(tickets.engine)
-        hooks = app[HOOKS]
-        hooks.on_call_end = call_log.put
-        hooks.on_rating = ticket_service.rating_hook(tickets.services.store)
-        hooks.ticket_status = ticket_status
-        tasks = [
-            asyncio.create_task(tickets.scheduler.run(), name="ticket-notices"),
-            asyncio.create_task(call_log.run(), name="call-log"),
-        ]
-        if tickets.sender is not None:
-            tasks.append(asyncio.create_task(tickets.sender.run(), name="ticket-outbox"))
-        yield
-        tickets.scheduler.stop()
-        await call_log.stop()
-        if tickets.sender is not None:
-            tickets.sender.stop()
-        await asyncio.wait(tasks, timeout=5)
-        for task in tasks:
-            task.cancel()
-        await tickets.engine.dispose()
-
-    return tickets_ctx
 
 
 async def _loop_lag(app: web.Application) -> AsyncIterator[None]:

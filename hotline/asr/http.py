@@ -39,7 +39,7 @@ async def call_transcript(request: web.Request) -> web.Response:
         return json_response(
             {"call_id": call_id, "status": "live", "segments": segs, "draft": None}
         )
-    async with request.app[SERVICES].store.engine.connect() as conn:
+    async with request.app[SERVICES].tickets.engine.connect() as conn:
         row = (
             await conn.execute(
                 select(t.calls.c.transcript, t.calls.c.transcript_status, t.calls.c.draft).where(

@@ -4,6 +4,7 @@ the workers cannot start) calls go on without transcripts."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -32,6 +33,8 @@ def speech(settings: Settings) -> Ctx:
             except Exception as exc:
                 log.error("speech recognition off: %s", exc)
         if live is not None:
+            rules = live.transcriber.rules
+            await asyncio.to_thread(lambda: rules.tokenizer)  # the drafts' jieba, off the loop
             app[asr_http.TRANSCRIBER] = live.transcriber
             hooks = app[HOOKS]
             hooks.on_connected = live.transcriber.connected

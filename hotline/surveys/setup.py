@@ -20,7 +20,7 @@ def surveys(settings: Settings) -> Ctx:
         if not settings.survey_enabled:
             yield
             return
-        store = app[SERVICES].store
+        store = app[SERVICES].tickets
         scheduler = SurveyScheduler(
             store,
             app[ARI],

@@ -70,7 +70,7 @@ async def create_ticket(request: web.Request) -> web.Response:
     actor = await web_actor(request)
     require(actor, HOTLINE_ROLES | {Role.SYSTEM})
     body = await read_body(request, sc.NewTicketBody, invalid=InvalidInput)
-    ticket = await request.app[SERVICES].store.create(NewTicket(**body.model_dump()), actor)
+    ticket = await request.app[SERVICES].tickets.create(NewTicket(**body.model_dump()), actor)
     return json_response(ticket, status=201)
 
 
@@ -88,7 +88,7 @@ async def list_tickets(request: web.Request) -> web.Response:
             raise InvalidInput("since must be an ISO date-time with an offset") from None
         if since.tzinfo is None:
             raise InvalidInput("since must carry a UTC offset")
-    rows = await request.app[SERVICES].store.search(
+    rows = await request.app[SERVICES].tickets.search(
         status=[s for s in q.get("status", "").split(",") if s],
         handler_id=handler,
         kind=q.get("kind") or None,
@@ -102,7 +102,7 @@ async def list_tickets(request: web.Request) -> web.Response:
 
 async def get_ticket(request: web.Request) -> web.Response:
     actor = await web_actor(request)
-    store = request.app[SERVICES].store
+    store = request.app[SERVICES].tickets
     ticket = await store.get(_number(request))
     _may_see(actor, ticket)
     ticket["records"] = await store.records(ticket["number"])
@@ -111,7 +111,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 async def ticket_history(request: web.Request) -> web.Response:
     actor = await web_actor(request)
-    store = request.app[SERVICES].store
+    store = request.app[SERVICES].tickets
     ticket = await store.get(_number(request))
     _may_see(actor, ticket)
     return json_response({"history": await store.history(ticket["number"])})
@@ -127,7 +127,7 @@ async def act_on_ticket(request: web.Request) -> web.Response:
         if not if_match.isdigit():
             raise InvalidInput("If-Match must be the ticket version")
         expected = int(if_match)
-    ticket = await request.app[SERVICES].store.act(
+    ticket = await request.app[SERVICES].tickets.act(
         number, body.to_action(), actor, expected_version=expected
     )
     return json_response(ticket, headers={"ETag": f'"{ticket["version"]}"'})
@@ -138,7 +138,7 @@ async def merge_ticket(request: web.Request) -> web.Response:
     require(actor, HOTLINE_ROLES)
     body = await read_body(request, sc.MergeBody, invalid=InvalidInput)
     return json_response(
-        await request.app[SERVICES].store.merge(_number(request), body.into, actor)
+        await request.app[SERVICES].tickets.merge(_number(request), body.into, actor)
     )
 
 
@@ -146,7 +146,7 @@ async def add_follow_up(request: web.Request) -> web.Response:
     actor = await web_actor(request)
     require(actor, HOTLINE_ROLES | {Role.SYSTEM})
     body = await read_body(request, sc.FollowUpBody, invalid=InvalidInput)
-    attempt = await request.app[SERVICES].store.add_follow_up(
+    attempt = await request.app[SERVICES].tickets.add_follow_up(
         _number(request), body.outcome, actor, note=body.note, channel=body.channel
     )
     return json_response({"attempt": attempt}, status=201)
@@ -157,7 +157,7 @@ async def overdue(request: web.Request) -> web.Response:
     dept = actor.department_id if actor.role is Role.DEPARTMENT else None
     if dept is None and request.query.get("department", "").isdigit():
         dept = int(request.query["department"])
-    rows = await request.app[SERVICES].store.overdue(
+    rows = await request.app[SERVICES].tickets.overdue(
         limit=_int(request, "limit", 50, 1, 500),
         after=request.query.get("after") or None,
         department_id=dept,
@@ -168,7 +168,7 @@ async def overdue(request: web.Request) -> web.Response:
 async def caller_history(request: web.Request) -> web.Response:
     actor = await web_actor(request)
     require(actor, HOTLINE_ROLES)
-    rows = await request.app[SERVICES].store.caller_history(
+    rows = await request.app[SERVICES].tickets.caller_history(
         request.match_info["phone"], limit=_int(request, "limit", 20, 1, 200)
     )
     return json_response({"tickets": rows})

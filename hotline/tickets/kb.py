@@ -70,6 +70,13 @@ def _tfidf() -> jieba.analyse.TFIDF:
     return tfidf
 
 
+def warm() -> None:
+    """Load the knowledge base's dictionary now (about a second; call it in a thread), so
+    the first search does not stall the event loop."""
+    _tokenizer().initialize()
+    _tfidf()
+
+
 def segment(text_: str) -> str:
     """Search-mode tokens of ``text_``, lower-cased, space-separated, stop words dropped."""
     words = (w.strip().lower() for w in _tokenizer().cut_for_search(text_))

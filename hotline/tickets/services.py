@@ -407,8 +407,3 @@ class TicketServices:
     directory: Directory
     kb: KnowledgeBase
     sync_secret: str = ""
-
-    @property
-    def store(self) -> TicketService:
-        """The name http.py's routes and app.py still use for :attr:`tickets`."""
-        return self.tickets

@@ -63,7 +63,7 @@ async def test_given_a_recorded_description_when_transcribed_then_desk_and_draft
     standin.sim.remote_hangup(caller.id)
 
     async def row() -> Any:
-        async with srv[SERVICES].store.engine.connect() as conn:
+        async with srv[SERVICES].tickets.engine.connect() as conn:
             q = select(calls).where(calls.c.call_id == caller.id)
             return (await conn.execute(q)).first()
 

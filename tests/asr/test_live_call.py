@@ -28,7 +28,7 @@ async def _events(srv: Any, kind: str) -> list[dict[str, Any]]:
 
 def _call_row(srv: Any, call_id: str) -> Any:
     async def check() -> Any:
-        async with srv[SERVICES].store.engine.connect() as conn:
+        async with srv[SERVICES].tickets.engine.connect() as conn:
             r = (await conn.execute(select(calls).where(calls.c.call_id == call_id))).first()
         return r
 

@@ -64,7 +64,7 @@ async def test_given_a_ready_operator_when_a_citizen_calls_then_they_are_connect
 def _call_row(srv, call_id: str):  # type: ignore[no-untyped-def]
     async def check():  # type: ignore[no-untyped-def]
         services = srv[SERVICES]
-        async with services.store.engine.connect() as conn:
+        async with services.tickets.engine.connect() as conn:
             q = select(calls).where(calls.c.call_id == call_id)
             return (await conn.execute(q)).first()
 

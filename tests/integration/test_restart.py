@@ -39,6 +39,12 @@ class ServerProcess:
         self.proc.send_signal(sig)
         await asyncio.wait_for(self.proc.wait(), 20)
 
+    async def kill(self) -> None:
+        """However the test ends, no server outlives it."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
 
 def server_env(tmp: Path, standin: Any, redis_url: str, port: int) -> dict[str, str]:
     config = tmp / "hotline.toml"
@@ -89,68 +95,73 @@ async def test_given_a_killed_server_then_a_new_one_reconciles_operators_calls_a
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = ServerProcess(server_env(tmp_path, standin, redis_url, port), tmp_path / "log.txt")
-    await server.start()
-    await wait_for(lambda: sim.app_connected, timeout=30, what="server connected")
-    for op_id in SEATS:
-        await api(f"{base}/api/agents/{op_id}/state", "POST", {"state": "ready"})
+    try:
+        await server.start()
+        await wait_for(lambda: sim.app_connected, timeout=30, what="server connected")
+        for op_id in SEATS:
+            await api(f"{base}/api/agents/{op_id}/state", "POST", {"state": "ready"})
 
-    talking = []
-    for i in range(5):
-        caller = sim.incoming_call(f"1390000000{i}")
-        await asyncio.wait_for(caller.bridged_with_agent.wait(), 5)
-        talking.append(caller)
-    queued = [sim.incoming_call(f"1391000000{i}") for i in range(3)]
-    await wait_for(lambda: _waiting(base, 3), what="three callers queued")
-    sim.sounds["hotline/welcome"] = 3.0  # the next caller is still in the greeting
-    in_ivr = sim.incoming_call("13920000000")
-    await wait_for(lambda: "sound:hotline/welcome" in in_ivr.heard, what="greeting playing")
-    answered_by = {op["call_id"]: op["id"] for op in (await operators(base)).values()}
-    assert set(answered_by) >= {c.id for c in talking}
+        talking = []
+        for i in range(5):
+            caller = sim.incoming_call(f"1390000000{i}")
+            await asyncio.wait_for(caller.bridged_with_agent.wait(), 5)
+            talking.append(caller)
+        queued = [sim.incoming_call(f"1391000000{i}") for i in range(3)]
+        await wait_for(lambda: _waiting(base, 3), what="three callers queued")
+        sim.sounds["hotline/welcome"] = 3.0  # the next caller is still in the greeting
+        in_ivr = sim.incoming_call("13920000000")
+        await wait_for(lambda: "sound:hotline/welcome" in in_ivr.heard, what="greeting playing")
+        answered_by = {op["call_id"]: op["id"] for op in (await operators(base)).values()}
+        assert set(answered_by) >= {c.id for c in talking}
 
-    killed_at = time.time()
-    await server.stop(signal.SIGKILL)
-    await wait_for(lambda: not sim.app_connected, what="app gone")
-    sim.remote_hangup(talking[0].id)  # a conversation ends while no server watches
-    sim.remote_hangup(queued[0].id)  # a waiting caller gives up
-    await asyncio.sleep(0.3)
+        killed_at = time.time()
+        await server.stop(signal.SIGKILL)
+        await wait_for(lambda: not sim.app_connected, what="app gone")
+        sim.remote_hangup(talking[0].id)  # a conversation ends while no server watches
+        sim.remote_hangup(queued[0].id)  # a waiting caller gives up
+        await asyncio.sleep(0.3)
 
-    await server.start()
-    await wait_for(lambda: sim.app_connected, timeout=30, what="server reconnected")
-    # The freed seat takes the longest waiter; the next keeps their place, with music.
-    await asyncio.wait_for(queued[1].bridged_with_agent.wait(), 10)
-    await wait_for(lambda: queued[2].moh, timeout=3, what="music for the caller still waiting")
-    assert not bridged(queued[2]) and not bridged(in_ivr)
-    # No operator leg is left up without its caller.
-    await wait_for(
-        lambda: (
-            _agent_legs(sim) == sum(bridged(c) and c.id in sim.channels for c in sim_callers(sim))
-        ),
-        what="no orphan operator legs",
-    )
-    expected = {talking[1].id, talking[2].id, talking[3].id, talking[4].id, queued[1].id}
-    await wait_for(lambda: _on_call(base, expected), what="operators on the calls that exist")
+        await server.start()
+        await wait_for(lambda: sim.app_connected, timeout=30, what="server reconnected")
+        # The freed seat takes the longest waiter; the next keeps their place, with music.
+        await asyncio.wait_for(queued[1].bridged_with_agent.wait(), 10)
+        await wait_for(lambda: queued[2].moh, timeout=3, what="music for the caller still waiting")
+        assert not bridged(queued[2]) and not bridged(in_ivr)
+        # No operator leg is left up without its caller.
+        await wait_for(
+            lambda: (
+                _agent_legs(sim)
+                == sum(bridged(c) and c.id in sim.channels for c in sim_callers(sim))
+            ),
+            what="no orphan operator legs",
+        )
+        expected = {talking[1].id, talking[2].id, talking[3].id, talking[4].id, queued[1].id}
+        await wait_for(lambda: _on_call(base, expected), what="operators on the calls that exist")
 
-    sim.remote_hangup(talking[1].id)
-    await asyncio.wait_for(queued[2].bridged_with_agent.wait(), 10)
-    sim.remote_hangup(talking[2].id)
-    await asyncio.wait_for(in_ivr.bridged_with_agent.wait(), 15)
-    assert sim.stats.fallback_calls == 0
-    for caller in [*talking[3:], *queued[1:], in_ivr]:
-        sim.remote_hangup(caller.id)
-    await wait_for(lambda: _all_free(base), what="every operator free again")
-    await server.stop(signal.SIGTERM)
+        sim.remote_hangup(talking[1].id)
+        await asyncio.wait_for(queued[2].bridged_with_agent.wait(), 10)
+        sim.remote_hangup(talking[2].id)
+        await asyncio.wait_for(in_ivr.bridged_with_agent.wait(), 15)
+        assert sim.stats.fallback_calls == 0
+        for caller in [*talking[3:], *queued[1:], in_ivr]:
+            sim.remote_hangup(caller.id)
+        await wait_for(lambda: _all_free(base), what="every operator free again")
+        await server.stop(signal.SIGTERM)
 
-    rows = _records(tmp_path / "hotline.sqlite3")
-    assert rows[queued[0].id]["outcome"] == "abandoned"
-    for caller in talking:  # answered before the crash, whenever they ended
-        row = rows[caller.id]
-        assert row["outcome"] == "answered", (caller.id, row)
-        assert row["operator_id"] == answered_by[caller.id]
-        assert row["answered_at"] is not None and _epoch(row["answered_at"]) < killed_at
-    for caller in [*queued[1:], in_ivr]:
-        assert rows[caller.id]["outcome"] == "answered"
-        assert _epoch(rows[caller.id]["answered_at"]) > killed_at
-    assert len(rows) == 9
+        rows = _records(tmp_path / "hotline.sqlite3")
+        assert rows[queued[0].id]["outcome"] == "abandoned"
+        for caller in talking:  # answered before the crash, whenever they ended
+            row = rows[caller.id]
+            assert row["outcome"] == "answered", (caller.id, row)
+            assert row["operator_id"] == answered_by[caller.id]
+            assert row["answered_at"] is not None and _epoch(row["answered_at"]) < killed_at
+        for caller in [*queued[1:], in_ivr]:
+            assert rows[caller.id]["outcome"] == "answered"
+            assert _epoch(rows[caller.id]["answered_at"]) > killed_at
+        assert len(rows) == 9
+
+    finally:
+        await server.kill()
 
 
 def sim_callers(sim: Any) -> list[SimChannel]:

@@ -75,7 +75,7 @@ async def test_status_self_service_reads_back_a_real_tickets_status(
     srv = await server_factory(
         make_settings(standin, redis_url, operators=seats(1), admin_token=TOKEN)
     )
-    store = srv[SERVICES].store
+    store = srv[SERVICES].tickets
     ticket = await store.create(NewTicket(content="路灯坏了"), Actor(None, Role.SYSTEM))
     await api(srv, "PUT", "/api/ivr/flags/self_service", {"on": True})
     caller = standin.sim.incoming_call("13800000009", "12345")

@@ -18,7 +18,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 async def ticket_in_follow_up(srv, phone: str) -> str:  # type: ignore[no-untyped-def]
     services = srv[SERVICES]
-    directory, store = services.directory, services.store
+    directory, store = services.directory, services.tickets
     try:
         dept = await directory.department_id("water")
     except Exception:
@@ -51,7 +51,7 @@ async def test_survey_call_collects_a_rating_that_closes_the_ticket(
     await wait_for(lambda: "sound:hotline/survey-question" in leg.heard, what="question")
     assert f"digits:{number}" in leg.heard
     standin.sim.send_dtmf(channel, "1")
-    store = srv[SERVICES].store
+    store = srv[SERVICES].tickets
 
     async def closed():  # type: ignore[no-untyped-def]
         t = await store.get(number)
@@ -74,7 +74,7 @@ async def test_unanswered_survey_is_recorded_and_retried_on_schedule(
     number = await ticket_in_follow_up(srv, "13900000002")
     surveys = srv[SURVEYS]
     surveys.ring_s = 1
-    store = srv[SERVICES].store
+    store = srv[SERVICES].tickets
     clock = Clock(datetime(2026, 11, 24, 10, 0, tzinfo=TZ))
     surveys.clock = store.clock = clock  # attempts are stamped by the store
     assert await surveys.run_once() == 1

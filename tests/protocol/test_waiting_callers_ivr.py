@@ -25,7 +25,7 @@ def press(standin: Any, channel: str, digits: str) -> None:
 
 async def call_row(srv: Any, call_id: str) -> Any:
     async def check() -> Any:
-        async with srv[SERVICES].store.engine.connect() as conn:
+        async with srv[SERVICES].tickets.engine.connect() as conn:
             return (await conn.execute(select(calls).where(calls.c.call_id == call_id))).first()
 
     return await wait_for(check, what="call record")
@@ -120,7 +120,7 @@ async def test_post_call_rating_lands_on_the_call_and_its_ticket(
     await ready_all(srv, ["1001"])
     caller = standin.sim.incoming_call("13800000300", "12345")
     await asyncio.wait_for(caller.bridged_with_agent.wait(), 5)
-    store = srv[SERVICES].store
+    store = srv[SERVICES].tickets
     operator = Actor(None, Role.OPERATOR)
     ticket = await store.create(
         NewTicket(content="咨询居住证办理", caller_phone="13800000300", call_id=caller.id), operator
