@@ -1,0 +1,1 @@
+"""The stand-in's ARI REST routes, one module per resource, as Asterisk 22 serves them."""
