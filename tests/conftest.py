@@ -108,6 +108,19 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
+def counter(srv: Any, name: str, **labels: str) -> float:
+    """The sum of a metric's samples whose labels include ``labels``, from the server's
+    registry."""
+    from hotline.keys import METRICS
+
+    return sum(
+        sample.value
+        for metric in srv[METRICS].registry.collect()
+        for sample in metric.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
+
+
 FAST_SOUNDS = {"hotline/welcome": 0.05}
 # The sounds a deployment mounts into Asterisk: a prompt missing here fails as on Asterisk.
 SHIPPED_SOUNDS = SoundCatalogue.from_dirs(ROOT / "asterisk-config" / "sounds")

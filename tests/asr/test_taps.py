@@ -5,18 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from hotline.keys import METRICS
 from tests.asr.conftest import MODEL
-from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
-
-
-def counter(srv, name: str, **labels: str) -> float:  # type: ignore[no-untyped-def]
-    return sum(
-        sample.value
-        for metric in srv[METRICS].registry.collect()
-        for sample in metric.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
+from tests.conftest import add_seats, counter, make_settings, ready_all, seats, wait_for
 
 
 async def test_speech_taps_wait_for_their_channels_to_enter_stasis(

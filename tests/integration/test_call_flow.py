@@ -7,23 +7,13 @@ import asyncio
 import aiohttp
 from sqlalchemy import select
 
-from hotline.keys import CONTROLLER, METRICS, STORE
+from hotline.keys import CONTROLLER, STORE
 from hotline.queue.models import OperatorState
 from hotline.simulator.model import SeatScript
 from hotline.simulator.traffic import TrafficResults, run_caller
 from hotline.tickets.http import SERVICES
 from hotline.tickets.schema import calls
-from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
-
-
-def counter(srv, name: str, **labels: str) -> float:  # type: ignore[no-untyped-def]
-    """The sum of the samples of ``name`` whose labels include ``labels``."""
-    return sum(
-        sample.value
-        for metric in srv[METRICS].registry.collect()
-        for sample in metric.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
+from tests.conftest import add_seats, counter, make_settings, ready_all, seats, wait_for
 
 
 async def test_given_a_ready_operator_when_a_citizen_calls_then_they_are_connected(

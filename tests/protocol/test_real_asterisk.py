@@ -13,20 +13,10 @@ import time
 from typing import Any
 
 from hotline.config import LineConfig, OperatorSeat
-from hotline.keys import CONTROLLER, METRICS
+from hotline.keys import CONTROLLER
 from hotline.simulator.media import SoundCatalogue, say_files
 from hotline.simulator.model import SimAsterisk, SimError
-from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
-
-
-def counter(srv: Any, name: str, **labels: str) -> float:
-    return sum(
-        sample.value
-        for metric in srv[METRICS].registry.collect()
-        for sample in metric.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
-
+from tests.conftest import add_seats, counter, make_settings, ready_all, seats, wait_for
 
 # -- the stand-in behaves as Asterisk does -----------------------------------------------------
 
