@@ -108,6 +108,18 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
+def clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any hotline setting (as on a fresh machine), plus
+    ``settings``: for tests that run the real ``hotline`` command."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("HOTLINE_") and k not in ("DATABASE_URL", "REDIS_URL", "ASR_MODEL")
+    }
+    env.update(settings)
+    return env
+
+
 def counter(srv: Any, name: str, **labels: str) -> float:
     """The sum of a metric's samples whose labels include ``labels``, from the server's
     registry."""

@@ -103,10 +103,6 @@ class ChannelControl:
         self._task: asyncio.Task[None] | None = None
         self.closed = False
 
-    @property
-    def busy(self) -> bool:
-        return self._task is not None
-
     def post(self, command: Callable[[], Any], quiet: bool = False) -> asyncio.Future[Any]:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if quiet:  # nobody waits for an asynchronous command's outcome

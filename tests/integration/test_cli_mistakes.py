@@ -4,7 +4,6 @@ with a non-zero exit code and no traceback."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -12,15 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import clean_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("HOTLINE_") and k not in ("DATABASE_URL", "REDIS_URL", "ASR_MODEL")
-    }
+def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = clean_env()
     env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'h.sqlite3'}"
     env["HOTLINE_DATA_DIR"] = str(tmp_path / "var")
     env.update(extra)
@@ -31,7 +28,7 @@ def hotline(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
     return subprocess.run(
         [sys.executable, "-m", "hotline.cli", *args],
         cwd=tmp_path,
-        env=clean_env(tmp_path, **env),
+        env=cli_env(tmp_path, **env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -212,7 +209,7 @@ def test_given_help_when_asked_then_no_heavy_module_is_imported(
     proc = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=ROOT,
-        env=clean_env(tmp_path),
+        env=cli_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,7 +5,6 @@ the server finds and transcribes them."""
 from __future__ import annotations
 
 import http.client
-import os
 import signal
 import socket
 import subprocess
@@ -14,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT.parent / "shared" / "models" / "vosk-model-small-cn-0.22"
@@ -55,11 +56,7 @@ def test_given_the_demo_when_callers_wait_then_screen_is_true_and_descriptions_t
     if not (MODEL / "am" / "final.mdl").exists():
         pytest.fail(f"the Vosk model is missing at {MODEL}")
     port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("HOTLINE_") and k not in ("DATABASE_URL", "REDIS_URL", "ASR_MODEL")
-    }
+    env = clean_env()
     env.update(
         HOTLINE_ASR_MODEL=str(MODEL),
         HOTLINE_ASR_WORKERS="1",

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import clean_env
+
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT.parent / "shared" / "models" / "vosk-model-small-cn-0.22"
 PROGRESS = re.compile(r"calls (\d+)\s+answered (\d+)\s+abandoned (\d+)\s+fallback (\d+)")
@@ -41,11 +43,7 @@ def redis_answers(sock: Path) -> bool:
 def run_demo(cwd: Path, run: int) -> tuple[float, float, str]:
     """One demo run: seconds from the first screen to the first answered call, seconds the
     stop took, and what it printed on stderr."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("HOTLINE_") and k not in ("DATABASE_URL", "REDIS_URL", "ASR_MODEL")
-    }
+    env = clean_env()
     env.update(HOTLINE_ASR_MODEL=str(MODEL), HOTLINE_ASR_WORKERS="1", HOTLINE_ASR_RTP_PORT="0")
     port = free_port()
     args = ["--port", str(port), "--ari-port", "0", "--ami-port", "0", "--seats", "2"]

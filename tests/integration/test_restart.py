@@ -7,7 +7,6 @@ and every call's record has the right outcome, including those that ended in the
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 import sys
@@ -18,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from hotline.simulator.model import SimChannel
-from tests.conftest import add_seats, free_port, wait_for
+from tests.conftest import add_seats, clean_env, free_port, wait_for
 
 SEATS = [str(1001 + i) for i in range(5)]
 
@@ -52,7 +51,7 @@ def server_env(tmp: Path, standin: Any, redis_url: str, port: int) -> dict[str, 
         "".join(f'[[operators]]\nid = "{s}"\nendpoint = "PJSIP/{s}"\n\n' for s in SEATS),
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env = clean_env()
     env.update(
         HOTLINE_CONFIG=str(config),
         HOTLINE_ARI_URL=standin.ari_url,

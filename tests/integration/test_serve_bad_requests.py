@@ -3,13 +3,14 @@ one line naming the client and the reason, not an ERROR with the parser's traceb
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from tests.conftest import clean_env
 
 BAD = [b"GET /\xff HTTP/1.1", b"GET http://[::1 HTTP/1.1", b"GET /a b HTTP/1.1"]
 
@@ -30,11 +31,7 @@ def test_given_malformed_requests_when_served_then_400_and_one_info_line_each(
     tmp_path: Path,
 ) -> None:
     port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("HOTLINE_") and k not in ("DATABASE_URL", "REDIS_URL", "ASR_MODEL")
-    }
+    env = clean_env()
     env.update(
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'h.sqlite3'}",
         HOTLINE_DATA_DIR=str(tmp_path / "var"),

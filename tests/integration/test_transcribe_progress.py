@@ -5,7 +5,6 @@ keep Chinese readable."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hotline.simulator import speech
+from tests.conftest import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT.parent / "shared" / "models" / "vosk-model-small-cn-0.22"
@@ -34,7 +34,7 @@ def test_given_done_new_and_broken_recordings_when_transcribed_then_the_bar_reac
     shutil.copy(speech.cached("家里闻到很浓的煤气味。", CACHE), folder / "done.wav")
     (folder / "done.wav.transcript.json").write_text("{}", encoding="utf-8")  # an earlier run
     (folder / "junk.wav").write_bytes(b"this is not audio")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env = clean_env()
     env.update(HOTLINE_DATA_DIR=str(tmp_path), HOTLINE_ASR_MODEL=str(MODEL))
     env.update(HOTLINE_ASR_WORKERS="1")
     proc = subprocess.run(
