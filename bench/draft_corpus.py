@@ -2,6 +2,7 @@
 
     python bench/draft_corpus.py --from-raw FILE...   # first build: split, then write both parts
     python bench/draft_corpus.py                      # only remake the recogniser-style text
+    python bench/draft_corpus.py --train              # the shipped models, from train.yaml
 
 A raw line is ``KIND CAT HAZARD DISTRICT PLACE | turn／O:operator turn／turn`` (``-`` for none).
 Each call goes to the blind part or the training part by a hash of its words (about 30 %
@@ -110,7 +111,7 @@ def _read_number(n: str) -> str:
 def spoken_numbers(text: str, rng: random.Random) -> str:
     def repl(m: re.Match[str]) -> str:
         digits, after = m.group(1), m.group(2) or ""
-        if len(digits) >= 5 or after.startswith("路") or len(digits) == 3 and rng.random() < 0.3:
+        if len(digits) >= 5 or after.startswith("路") or (len(digits) == 3 and rng.random() < 0.3):
             one = "幺" if rng.random() < 0.6 else "一"
             return "".join(one if c == "1" else DIGITS[int(c)] for c in digits) + after
         return _read_number(digits) + after
@@ -208,10 +209,45 @@ NOTES = {
 }
 
 
+def utterances(turns: list[str]) -> list[Any]:
+    from hotline.asr.draft import Utterance
+
+    return [
+        Utterance("operator", t[2:].strip()) if t.startswith("O:") else Utterance("caller", t)
+        for t in turns
+    ]
+
+
+def train_shipped() -> None:
+    """The shipped kind and category models, from the training part in both forms."""
+    import gzip
+    import json
+
+    from hotline.asr.draft import DATA, DraftRules
+    from hotline.asr.train import Example, train_models
+
+    calls = yaml.safe_load((CORPUS / "train.yaml").read_text("utf-8"))
+    examples = [
+        Example(utterances(c[form]), c["kind"], c["category"] or "")
+        for c in calls
+        for form in ("said", "heard")
+    ]
+    kind_model, category_model = train_models(examples, DraftRules.load())
+    for name, model in (("kind_model", kind_model), ("category_model", category_model)):
+        assert model is not None
+        data = json.dumps(model.to_json(), ensure_ascii=False).encode()
+        (DATA / f"{name}.json.gz").write_bytes(gzip.compress(data, mtime=0))
+        print(f"{name}: {len(model.labels)} labels, {len(model.weights)} features")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--from-raw", nargs="*", type=Path, default=[])
+    ap.add_argument("--train", action="store_true", help="train the shipped models and stop")
     args = ap.parse_args()
+    if args.train:
+        train_shipped()
+        return 0
     CORPUS.mkdir(parents=True, exist_ok=True)
     if args.from_raw:
         lines = [ln for f in args.from_raw for ln in f.read_text("utf-8").splitlines() if ln]

@@ -1,4 +1,6 @@
-"""``hotline transcribe``: post-call transcription of recordings (see :mod:`.batch`).
+"""``hotline transcribe``: post-call transcription of recordings (see :mod:`.batch`);
+``hotline draft train`` and ``hotline gazetteer import``: a deployment's own draft data
+(see :mod:`.draft_cli`).
 
 The workers, the model and the database are imported when the command runs.
 """
@@ -28,7 +30,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     t.add_argument("--pending", action="store_true", help="every call still to transcribe")
     t.add_argument("--workers", type=int, default=0, help="worker processes (default: config)")
     t.add_argument("--force", action="store_true", help="redo files already transcribed")
-    return {"transcribe": transcribe_cmd}
+    from . import draft_cli
+
+    return {"transcribe": transcribe_cmd, **draft_cli.register(sub)}
 
 
 def _wavs(paths: list[Path]) -> list[Path]:
@@ -61,9 +65,8 @@ async def transcribe_cmd(args: argparse.Namespace) -> int:
     from hotline.tickets import service
 
     from .batch import pending_calls, transcribe_calls, transcribe_files
-    from .draft import DraftRules
     from .engine import EnginePool
-    from .service import pool_config
+    from .service import draft_rules, pool_config
 
     settings = load_settings()
     by_date = args.pending or args.since or args.until
@@ -72,7 +75,7 @@ async def transcribe_cmd(args: argparse.Namespace) -> int:
         return 2
     pool = EnginePool(pool_config(settings, args.workers or None))
     await pool.start()
-    rules = DraftRules.load()
+    rules = draft_rules(settings)
     parallel = pool.cfg.workers
     try:
         if args.files:

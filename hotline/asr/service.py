@@ -23,6 +23,20 @@ from .transcript import draft_json
 log = logging.getLogger(__name__)
 
 
+def draft_folder(settings: Settings) -> Path:
+    """Where a deployment keeps its own draft data (``hotline draft train`` and ``hotline
+    gazetteer import`` write there); a file it lacks comes from the shipped data."""
+    return Path(settings.data_dir) / "draft"
+
+
+def draft_rules(settings: Settings) -> DraftRules:
+    folder = draft_folder(settings)
+    rules = DraftRules.load(folder) if folder.is_dir() else DraftRules.load()
+    for note in rules.notes:
+        log.warning("ticket drafts: %s", note)
+    return rules
+
+
 def pool_config(settings: Settings, workers: int | None = None) -> PoolConfig:
     decoding = Decoding(settings.asr_beam, settings.asr_max_active, settings.asr_lattice_beam)
     path = model_dir(settings.asr_model, decoding, Path(settings.data_dir) / "asr-models")
@@ -59,7 +73,7 @@ async def start(settings: Settings, ari: Any, publish: Publish, metrics: Any) ->
     advertise = settings.asr_rtp_advertise or f"{settings.asr_rtp_host}:{port}"
     recordings = Path(settings.recordings_dir) if settings.recordings_dir else None
     transcriber = LiveTranscriber(
-        ari, pool, receiver, advertise, publish, DraftRules.load(), metrics, recordings
+        ari, pool, receiver, advertise, publish, draft_rules(settings), metrics, recordings
     )
     log.info("speech recognition: RTP on %s, %d workers", advertise, settings.asr_workers)
     return Live(pool, receiver, transcriber)

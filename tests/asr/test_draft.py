@@ -1,4 +1,10 @@
-"""Ticket draft extraction over 61 written call transcripts; accuracy per field."""
+"""Ticket drafts: clean-up, masking, the summary, rules as data, the drafts' own jieba.
+
+Accuracy per field is scored on the draft corpus' blind part (test_draft_blind.py); the
+61 transcripts here (written beside the first rules) keep the masking cases. Their field
+labels follow the first rules' conventions (a district guessed from a road, a missing
+elderly person not urgent), which the issue #17 design no longer shares.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,10 @@ import pytest
 import yaml
 
 from hotline.asr.draft import DraftRules, Utterance, join_words, make_draft, mask
+from hotline.asr.numerals import normalise
 
 CASES = yaml.safe_load((Path(__file__).with_name("draft_cases.yaml")).read_text(encoding="utf-8"))
 RULES = DraftRules.load()
-LOCATION_FIELDS = ("district", "street", "road", "compound")
 
 
 def utterances(case: dict[str, Any]) -> list[Utterance]:
@@ -27,39 +33,14 @@ def utterances(case: dict[str, Any]) -> list[Utterance]:
     return out
 
 
-def accuracy() -> dict[str, tuple[int, int]]:
-    score: dict[str, list[int]] = {
-        f: [0, 0] for f in ("kind", "category", "urgent", "location", "masking")
-    }
-    for case in CASES:
-        d = make_draft(utterances(case), RULES)
-        for name, got in (("kind", d.kind), ("category", d.category), ("urgent", d.urgent)):
-            score[name][1] += 1
-            score[name][0] += got == case[name]
-        expected = {f: case[f] for f in LOCATION_FIELDS if f in case}
-        if expected:
-            score["location"][1] += 1
-            score["location"][0] += all(getattr(d.location, f) == v for f, v in expected.items())
-        if "masked_away" in case:
-            score["masking"][1] += 1
-            score["masking"][0] += all(
-                join_words(s) not in d.summary and join_words(s) not in d.content
-                for s in case["masked_away"]
-            )
-    return {k: (v[0], v[1]) for k, v in score.items()}
-
-
-def test_accuracy_per_field_on_the_written_transcripts() -> None:
-    result = accuracy()
-    print("\nfield       correct / cases")
-    for name, (ok, n) in result.items():
-        print(f"{name:<10} {ok:>4} / {n:<4} {ok / n:6.1%}")
-    assert len(CASES) >= 60
-    assert result["masking"][0] == result["masking"][1]  # personal data never leaks
-    assert result["urgent"][0] == result["urgent"][1]  # an urgent call is never missed
-    for name in ("kind", "category", "location"):
-        ok, n = result[name]
-        assert ok / n >= 0.85, f"{name}: {ok}/{n}"
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if "masked_away" in c], ids=lambda c: c["caller"][:12]
+)
+def test_given_personal_numbers_when_drafted_then_none_survives(case: dict[str, Any]) -> None:
+    d = make_draft(utterances(case), RULES)
+    for secret in case["masked_away"]:
+        assert join_words(secret) not in d.summary and join_words(secret) not in d.content
+        assert normalise(join_words(secret)) not in d.summary
 
 
 def test_vosk_spacing_removed_but_latin_words_kept() -> None:
@@ -90,7 +71,8 @@ def test_summary_names_place_and_problem_and_marks_urgency() -> None:
         ],
         RULES,
     )
-    assert d.urgent and d.urgent_reasons == ("gas",)
+    assert d.urgent and d.hazards == ("gas",)
+    assert d.urgent_reasons[0].startswith("燃气泄漏") and "煤气" in d.urgent_reasons[0]
     assert d.summary.startswith("【紧急】市民来电反映瑶海区明光小区")
     assert d.department == "water" and d.location.district == "瑶海区"
     assert "嗯" not in d.content
