@@ -172,16 +172,17 @@ def _swap(sound: str, x: str, y: str) -> str:
     return sound
 
 
-def heard(text: str, rng: random.Random, conf: Confusions) -> str:
+def heard(text: str, rng: random.Random, conf: Confusions, scale: float = 1.0) -> str:
+    """``scale`` multiplies the error rates (1: about 9 % of characters wrong)."""
     text = _PUNCT.sub(" ", spoken_numbers(text, rng))
     out = []
     for ch in text:
         r = rng.random()
-        if _CJK.match(ch) and r < 0.065:
+        if _CJK.match(ch) and r < 0.065 * scale:
             ch = conf.same_sound(ch, rng)
-        elif _CJK.match(ch) and r < 0.08:
+        elif _CJK.match(ch) and r < 0.08 * scale:
             ch = conf.near_sound(ch, rng)
-        elif _CJK.match(ch) and r < 0.09:
+        elif _CJK.match(ch) and r < 0.09 * scale:
             ch = ""
         out.append(ch)
     words = jieba.lcut("".join(out))

@@ -75,4 +75,5 @@ def cer(reference: str, hypothesis: str) -> tuple[int, int]:
 def draft_json(d: Draft) -> dict[str, Any]:
     out = asdict(d)
     out["location"]["text"] = d.location.text()
+    out["location"]["place"] = d.location.place()  # the most specific place named
     return out
