@@ -21,7 +21,10 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from .agent_desk import events
+from .agent_desk import setup as desk_setup
+from .agent_desk.access import auth_middleware
 from .agent_desk.http import add_routes, error_middleware
+from .agent_desk.pages import security_headers
 from .asr import http as asr_http
 from .asr import setup as asr_setup
 from .config import Settings
@@ -50,7 +53,7 @@ def instance_id() -> str:
 def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -> web.Application:
     """The server: each domain builds its parts in its own ``setup`` module; this only orders
     them. Started in order, stopped in reverse: calls are taken last and let go first."""
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[security_headers, error_middleware, auth_middleware])
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[METRICS].init_lines([(line.skill, line.number) for line in settings.lines])
@@ -58,6 +61,7 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
     app[INSTANCE] = instance_id()
     app[HOOKS] = CallHooks()  # filled by the ticket and speech domains, then given to the calls
     add_routes(app)
+    desk_setup.routes(app)
     api = ticket_http.api()
     for op in [*ivr_http.ops(), *asr_http.ops(), *events.ops()]:
         api.add(op)
@@ -70,6 +74,7 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
         tickets_setup.tickets(settings),
         surveys_setup.surveys(settings),
         asr_setup.speech(settings),
+        desk_setup.desk(settings),
         telephony_setup.ami(settings),
         _loop_lag,
         telephony_setup.calls(settings),

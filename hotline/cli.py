@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -139,11 +140,12 @@ async def demo(args: argparse.Namespace) -> int:
         recordings_dir=str(recordings),
     )
     await ticket_cli.seed_demo(settings, DEPLOY)
+    accounts = await ticket_cli.seed_demo_users(settings, [s.id for s in seats])
     stop = _stop_event()
     server = asyncio.create_task(_run_server(settings, stop))
     base_url = f"http://{settings.http_host}:{settings.http_port}"
     await login_operators(base_url, [s.id for s in seats], token=DEMO_TOKEN)
-    print(demo_screen(settings, standin, base_url, args), flush=True)
+    print(demo_screen(settings, standin, base_url, args, accounts), flush=True)
     profile = TrafficProfile(
         conversations=await _demo_speech(settings),
         calls_per_second=args.rate,
@@ -190,7 +192,7 @@ async def simulate(args: argparse.Namespace) -> int:
     if args.server:
         while not sim.app_connected:  # noqa: ASYNC110 - the stand-in has no event for it
             await asyncio.sleep(0.1)
-        await login_operators(args.server, ids)
+        await login_operators(args.server, ids, token=args.token)
     results = TrafficResults()
     profile = TrafficProfile(
         calls_per_second=args.rate,
@@ -212,12 +214,25 @@ async def simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_screen(settings: Settings, standin: StandIn, base: str, args: argparse.Namespace) -> str:
+def demo_screen(
+    settings: Settings,
+    standin: StandIn,
+    base: str,
+    args: argparse.Namespace,
+    accounts: list[tuple[str, str, str]],
+) -> str:
     """The demo's first screen: what is running, where, with which credentials."""
     st, data, token = settings, Path(settings.data_dir), settings.admin_token
+    operators = [u for u, role, _ in accounts if role == "operator"]
+    others = "  ".join(f"{u} ({role})" for u, role, _ in accounts if role != "operator")
+    seats = f"{operators[0]} … {operators[-1]}" if len(operators) > 1 else "".join(operators)
     return f"""
 hotline demo is up; Ctrl-C stops it
-  API         {base}/  (an index of the links below; no operator desk page yet)
+  desk        {base}/login   operator desk {base}/desk
+  accounts    password {ticket_cli.DEMO_PASSWORD!r} for every demo account (demo mode only)
+              operators (username = seat) {seats}
+              {others}
+              every seat is scripted (its phone answers by itself): sign in as one to watch its calls
   health      {base}/healthz   metrics {base}/metrics (Prometheus)
   operators   {base}/api/agents   live calls {base}/api/calls
   tickets     {base}/api/openapi.json
@@ -270,6 +285,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--ari-port", type=int, default=8088, help="ARI port")
     s.add_argument("--ami-port", type=int, default=5038, help="AMI port")
     s.add_argument("--server", default="", help="hotline base URL, to log operators in")
+    s.add_argument(
+        "--token",
+        default=os.environ.get("HOTLINE_ADMIN_TOKEN", ""),
+        help="a supervisor's or admin's API token for --server (default: $HOTLINE_ADMIN_TOKEN)",
+    )
     s.add_argument("--seats", type=int, default=20, help="scripted operators")
     s.add_argument("--rate", type=float, default=1.0, help="new calls per second")
     s.add_argument("--calls", type=int, default=0, help="stop after this many calls; 0: no limit")

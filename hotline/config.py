@@ -135,6 +135,14 @@ class Settings(BaseSettings):
     # Web
     http_host: str = "127.0.0.1"
     http_port: Port = 8080
+    session_idle_s: float = 1800.0  # a desk untouched this long signs out
+    session_absolute_s: float = 12 * 3600.0  # a shift: sign in again after this
+    secure_cookies: Literal["auto", "always", "never"] = "auto"  # auto: Secure over TLS
+    login_window_s: float = 900.0  # failed sign-ins are counted over this window
+    login_max_failures_account: int = 5  # per account per window, then 429
+    login_max_failures_address: int = 30  # per client address per window, then 429
+    default_locale: Literal["zh-CN", "en"] = "zh-CN"
+    wrapup_extend_s: float = 30.0  # the desk's "more time" button
 
     # Call handling
     greeting_sound: str = "sound:hotline/welcome"

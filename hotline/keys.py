@@ -14,6 +14,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
+    from .asr.tap import LiveTranscriber
     from .config import Settings
     from .ivr.runtime import IvrRuntime
     from .metrics import Metrics
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .telephony.ari import AriClient
     from .telephony.hooks import CallHooks
     from .telephony.stasis import StasisController
+    from .tickets.services import TicketServices
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
@@ -38,3 +40,5 @@ INSTANCE: web.AppKey[str] = web.AppKey("instance")  # this server instance's id
 IVR: web.AppKey[IvrRuntime] = web.AppKey("ivr")
 HOOKS: web.AppKey[CallHooks] = web.AppKey("call_hooks")  # filled by the domains, then the
 SURVEYS: web.AppKey[SurveyScheduler] = web.AppKey("surveys")  # controller is built with it
+TICKETS: web.AppKey[TicketServices] = web.AppKey("tickets")
+TRANSCRIBER: web.AppKey[LiveTranscriber] = web.AppKey("transcriber")  # when speech is on

@@ -159,6 +159,10 @@ def seats(n: int, skills: dict[str, int] | None = None, first: int = 1001) -> li
     ]
 
 
+TEST_ADMIN_TOKEN = "test-admin-token"
+ADMIN = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
+
+
 def make_settings(standin: StandIn, redis_url: str, **overrides: Any) -> Settings:
     base: dict[str, Any] = dict(
         ari_url=standin.ari_url,
@@ -174,6 +178,7 @@ def make_settings(standin: StandIn, redis_url: str, **overrides: Any) -> Setting
         data_dir=Path(tempfile.mkdtemp(prefix="hotline-test-")),
         asr_enabled=False,  # tests of speech recognition turn it on
         asr_rtp_port=0,
+        admin_token=TEST_ADMIN_TOKEN,  # accounts are always on: every route needs a user
     )
     base["database_url"] = f"sqlite+aiosqlite:///{base['data_dir'] / 'hotline.sqlite3'}"
     base.update(overrides)

@@ -7,15 +7,19 @@ stream through the store, filtered by type prefix, operator and call; ``Last-Eve
 
 from __future__ import annotations
 
-import json
+import asyncio
+import re
+from typing import Any
 
 from aiohttp import web
 
 from ..errors import HotlineError
 from ..keys import STORE
-from ..roles import HOTLINE_ROLES
+from ..roles import HOTLINE_ROLES, Role
+from .access import roles
+from .hub import EventFilter, EventHub, Subscriber, parse, stream_id
 from .openapi import Op, Param
-from .web import actor, require
+from .web import actor
 
 KEEPALIVE_MS = 15_000
 
@@ -30,51 +34,116 @@ class EventsUnavailable(HotlineError):
     status = 503
 
 
-def wanted(kind: str, data: str, types: list[str], operator: str, call: str) -> bool:
-    if types and not kind.startswith(tuple(types)):
-        return False
-    if not operator and not call:
-        return True
-    fields = json.loads(data or "{}")
-    if operator and fields.get("operator_id") != operator:
-        return False
-    return not call or fields.get("call_id") == call
+HUB: web.AppKey[EventHub] = web.AppKey("event_hub", EventHub)
+
+
+def _parse(request: web.Request) -> tuple[EventFilter, str]:
+    who = actor(request)
+    operator = request.query.get("operator", "")
+    if who.role is Role.OPERATOR:
+        operator = who.username  # an operator reads their own seat's events only
+    flt = EventFilter(
+        tuple(x for x in request.query.get("types", "").split(",") if x)[:20],
+        operator[:64],
+        request.query.get("call", "")[:64],
+    )
+    last = request.headers.get("Last-Event-ID") or request.query.get("after") or "$"
+    if last != "$" and not re.fullmatch(r"\d{1,20}-\d{1,20}", last):
+        raise EventsInvalid("Last-Event-ID is a Redis stream id like 1700000000000-0")
+    return flt, last
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    require(await actor(request), HOTLINE_ROLES)
-    types = [x for x in request.query.get("types", "").split(",") if x]
-    operator = request.query.get("operator", "")
-    call = request.query.get("call", "")
-    last = request.headers.get("Last-Event-ID") or request.query.get("after") or "$"
-    if last != "$" and not all(p.isdigit() for p in last.split("-", 1)):
-        raise EventsInvalid("Last-Event-ID is a Redis stream id like 1700000000000-0")
+    """Subscribe to the hub first, then send what the tab missed (from Redis, after its last
+    id), then the hub's events after that: nothing lost, nothing twice."""
+    flt, last = _parse(request)
     store = request.app[STORE]
-    if last == "$":  # start from now, but remember where "now" is for resuming
-        try:
-            last = await store.events_head()
-        except Exception as exc:
-            raise EventsUnavailable(f"the event stream is unavailable: {exc}") from None
+    hub = request.app[HUB]
+    try:
+        sub = await hub.subscribe(flt)
+    except Exception as exc:
+        raise EventsUnavailable(f"the event stream is unavailable: {exc}") from None
+    start = hub.last  # the subscriber gets every event after this one
+    try:
+        return await _serve(request, store, sub, last, start)
+    finally:
+        hub.unsubscribe(sub)
+
+
+async def _serve(
+    request: web.Request, store: Any, sub: Subscriber, last: str, start: str
+) -> web.StreamResponse:
+    flt = sub.flt
+    try:
+        lost = last != "$" and await store.events_lost(last)
+        if flt.operator:  # the seat's current call, from the server's own state
+            op = await store.get_operator(flt.operator)
+            if op is not None and op.call_id:
+                flt.follow(op.call_id)
+    except Exception as exc:
+        raise EventsUnavailable(f"the event stream is unavailable: {exc}") from None
     resp = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
     )
     await resp.prepare(request)
     try:
-        await resp.write(b": connected\n\n")
-        while True:
-            try:
-                batch = await store.read_events(last, count=200, block_ms=KEEPALIVE_MS)
-            except Exception as exc:  # Redis went away: say so; the desk resumes with its id
-                await resp.write(f"event: error\ndata: {json.dumps(str(exc))}\n\n".encode())
-                break
-            if not batch:
-                await resp.write(b": keep-alive\n\n")
-            for last, kind, data in batch:
-                if wanted(kind, data, types, operator, call):
-                    await resp.write(f"id: {last}\nevent: {kind}\ndata: {data}\n\n".encode())
+        await resp.write(b": connected\n\nretry: 2000\n\n")
+        if lost:  # older than the stream keeps: the page reloads its snapshot
+            await resp.write(b"event: reset\ndata: {}\n\n")
+            last = "$"
+        if last == "$":  # an id without data: the tab resumes from here after a drop
+            last = start
+            await resp.write(f"id: {last}\n\n".encode())
+        else:
+            last = await _backlog(resp, store, flt, last)
+        await _live(resp, sub, last)
     except ConnectionResetError:
-        pass  # the desk went away
+        pass  # the tab went away
     return resp
+
+
+async def _backlog(resp: web.StreamResponse, store: Any, flt: EventFilter, last: str) -> str:
+    while True:
+        batch = await store.read_events(last, count=500, block_ms=None)
+        if not batch:
+            return last
+        out = []
+        for last, kind, data in batch:
+            if flt.accepts(kind, parse(data)):
+                out.append(_frame(last, kind, data))
+        if out:
+            await resp.write("".join(out).encode())
+
+
+async def _live(resp: web.StreamResponse, sub: Subscriber, last: str) -> None:
+    after = stream_id(last)
+    while True:
+        try:
+            item = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_MS / 1000)
+        except TimeoutError:
+            await resp.write(b": keep-alive\n\n")
+            continue
+        if item is None:  # cut off (too slow, or Redis away): the tab resumes with its id
+            await resp.write(b"event: error\ndata: \"resume\"\n\n")
+            return
+        out = [] if stream_id(item[0]) <= after else [_frame(*item)]
+        while not sub.queue.empty() and len(out) < 200:
+            more = sub.queue.get_nowait()
+            if more is None:
+                sub.queue.put_nowait(None)
+                break
+            if stream_id(more[0]) > after:
+                out.append(_frame(*more))
+        if out:
+            await resp.write("".join(out).encode())
+
+
+def _frame(ident: str, kind: str, data: str) -> str:
+    return f"id: {ident}\nevent: {kind}\ndata: {data}\n\n"
 
 
 def ops() -> list[Op]:
@@ -91,5 +160,6 @@ def ops() -> list[Op]:
                 Param("call", description="only events of this call"),
                 Param("Last-Event-ID", "header", description="resume after this event"),
             ),
+            access=roles(HOTLINE_ROLES),
         ),
     ]

@@ -8,13 +8,15 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 
+import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import Forbidden, HotlineError
 from ..keys import AMI, ARI, CONTROLLER, LOOP_LAG, METRICS, REDIS, ROUTER, SETTINGS, STORE
 from ..queue.models import OperatorState
-from ..roles import Role
+from ..roles import HOTLINE_ROLES, Role
+from .access import PUBLIC, add, roles, rule_for
 from .web import actor
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except HotlineError as exc:
         if exc.status >= 500:
             log.error("%s %s: %s", request.method, request.path, exc)
+        rule = rule_for(request) if request.match_info.http_exception is None else None
+        if rule is not None and rule.page:
+            return aiohttp_jinja2.render_template(
+                "error.html", request, {"error": exc}, status=exc.status
+            )
         return web.json_response(exc.to_json(), status=exc.status)
     except (DBAPIError, OSError) as exc:
         # A dead or unreachable database: say so plainly, never a bare 500 page.
@@ -152,20 +159,14 @@ async def set_agent_state(request: web.Request) -> web.Response:
 
 
 async def _may_set_state(request: web.Request, op_id: str) -> None:
-    """With accounts configured (an admin token set), a state change needs a bearer token:
-    supervisors and admins may change any seat, an operator only their own (the seat whose
+    """Supervisors and admins may change any seat, an operator only their own (the seat whose
     id is their username)."""
-    if not request.app[SETTINGS].admin_token:
-        return
-    who = await actor(request)
-    if who.role in (Role.SUPERVISOR, Role.ADMIN):
-        return
-    if who.role is Role.OPERATOR and who.username == op_id:
-        return
-    raise Forbidden(
-        "an operator may change only their own state; supervisors may change any",
-        operator=op_id,
-    )
+    who = actor(request)
+    if who.role is Role.OPERATOR and who.username != op_id:
+        raise Forbidden(
+            "an operator may change only their own state; supervisors may change any",
+            operator=op_id,
+        )
 
 
 async def list_calls(request: web.Request) -> web.Response:
@@ -222,27 +223,14 @@ def _ms(v: float | None) -> float | None:
     return None if v is None else round(v * 1000, 3)
 
 
-async def index(request: web.Request) -> web.Response:
-    s = request.app[SETTINGS]
-    html = f"""<!doctype html><html lang="zh-CN"><meta charset="utf-8">
-<title>12345 热线 · hotline</title>
-<h1>12345 政务服务便民热线 · hotline</h1>
-<ul>
-<li><a href="/healthz">/healthz</a> 健康检查 (health)</li>
-<li><a href="/metrics">/metrics</a> Prometheus 指标 (metrics)</li>
-<li><a href="/api/agents">/api/agents</a> 坐席状态 (operators)</li>
-<li><a href="/api/calls">/api/calls</a> 当前通话 (live calls)</li>
-<li><a href="/api/openapi.json">/api/openapi.json</a> 工单接口文档 (ticket API, OpenAPI 3.1)</li>
-</ul><p>ARI: {s.ari_url} · app {s.ari_app}</p></html>"""
-    return web.Response(text=html, content_type="text/html")
+SUPERVISORS = roles(Role.SUPERVISOR, Role.ADMIN)
+SEAT_CHANGERS = roles(Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
 
 
 def add_routes(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/", index)
-    r.add_get("/healthz", healthz)
-    r.add_get("/metrics", metrics)
-    r.add_get("/api/agents", list_agents)
-    r.add_post("/api/agents/{id}/state", set_agent_state)
-    r.add_get("/api/calls", list_calls)
-    r.add_get("/api/debug/latency", debug_latency)
+    add(app, "GET", "/healthz", healthz, PUBLIC)  # for load balancers and probes
+    add(app, "GET", "/metrics", metrics, PUBLIC)  # Prometheus scrapes without an account
+    add(app, "GET", "/api/agents", list_agents, roles(HOTLINE_ROLES))
+    add(app, "POST", "/api/agents/{id}/state", set_agent_state, SEAT_CHANGERS)
+    add(app, "GET", "/api/calls", list_calls, roles(HOTLINE_ROLES))
+    add(app, "GET", "/api/debug/latency", debug_latency, SUPERVISORS)

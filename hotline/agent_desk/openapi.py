@@ -13,6 +13,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
+from .access import COOKIE, PUBLIC, Access, add
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ERROR = {
     "type": "object",
@@ -43,7 +45,7 @@ class Op:
     tag: str
     body: type[BaseModel] | TypeAdapter[Any] | None = None
     params: tuple[Param, ...] = ()
-    auth: str | None = "bearer"  # bearer, hmac or None
+    access: Access | None = None  # who may call it; every route must say
     statuses: tuple[int, ...] = (200,)
 
 
@@ -58,8 +60,10 @@ class Api:
 
     def mount(self, app: web.Application) -> None:
         for op in self.ops:
-            app.router.add_route(op.method, op.path, op.handler)
-        app.router.add_get("/api/openapi.json", self.serve)
+            if op.access is None:
+                raise ValueError(f"{op.method} {op.path} declares no access")
+            add(app, op.method, op.path, op.handler, op.access)
+        add(app, "GET", "/api/openapi.json", self.serve, PUBLIC)
 
     async def serve(self, request: web.Request) -> web.Response:
         return web.json_response(self.document())
@@ -112,9 +116,10 @@ class Api:
                         "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
                     },
                 }
-            if op.auth == "bearer":
-                item["security"] = [{"bearer": []}]
-            elif op.auth == "hmac":
+            if op.access is not None and op.access.roles:
+                item["security"] = [{"bearer": []}, {"session": []}]
+                item["x-roles"] = sorted(r.value for r in op.access.roles)
+            elif op.access is not None and op.access.signed:
                 item["security"] = [{"hmac": []}]
             paths.setdefault(op.path, {})[op.method.lower()] = item
         return {
@@ -126,6 +131,7 @@ class Api:
                 "securitySchemes": {
                     "bearer": {"type": "http", "scheme": "bearer"},
                     "hmac": {"type": "apiKey", "in": "header", "name": "X-Hotline-Signature"},
+                    "session": {"type": "apiKey", "in": "cookie", "name": COOKIE},
                 },
             },
         }

@@ -1,9 +1,10 @@
-"""What every domain's routes share: who the request acts as, a role check, a validated JSON
-body and a JSON response.
+"""What every domain's routes share: who the request acts as, a validated JSON body and a
+JSON response.
 
 One authenticator for the whole app (set under :data:`AUTH` by the composition root: the
-ticket directory, which owns users and their API tokens); domains raise their own error class
-for a bad body, so each area answers with its own error id.
+ticket directory, which owns users, their passwords and API tokens); the access middleware
+(``access.py``) puts the actor on the request after checking the route's roles. Domains raise
+their own error class for a bad body, so each area answers with its own error id.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any, Protocol, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ..errors import Forbidden, HotlineError, Unauthorized
-from ..roles import Actor, Role
+from ..errors import HotlineError, Unauthorized
+from ..roles import Actor
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY = 1_000_000
@@ -24,8 +25,18 @@ MAX_BODY = 1_000_000
 class Authenticator(Protocol):
     async def authenticate(self, token: str) -> Actor: ...
 
+    async def sign_in(self, username: str, password: str) -> Actor | None: ...
+
+    async def is_active(self, user_id: int) -> bool: ...
+
+    async def locale(self, user_id: int) -> str | None: ...
+
+    async def set_locale(self, user_id: int, locale: str) -> None: ...
+
 
 AUTH: web.AppKey[Authenticator] = web.AppKey("auth")
+ACTOR: web.RequestKey[Actor] = web.RequestKey("actor")
+SESSION: web.RequestKey[Any] = web.RequestKey("web_session")  # a sessions.WebSession
 
 
 def json_response(
@@ -37,21 +48,12 @@ def json_response(
     )
 
 
-async def actor(request: web.Request) -> Actor:
-    """The actor behind the request's bearer token."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer":
-        raise Unauthorized("an API token is required (Authorization: Bearer …)")
-    auth = request.app.get(AUTH)
-    if auth is None:
-        raise Unauthorized("no accounts are configured on this server")
-    return await auth.authenticate(token.strip())
-
-
-def require(who: Actor, roles: frozenset[Role]) -> None:
-    if who.role not in roles:
-        raise Forbidden(f"a {who.role.value} may not do this", role=who.role.value)
+def actor(request: web.Request) -> Actor:
+    """Who the request acts as (the access middleware has checked the route's roles)."""
+    who = request.get(ACTOR)
+    if who is None:
+        raise Unauthorized("sign in, or send an API token (Authorization: Bearer …)")
+    return who
 
 
 async def read_body(

@@ -9,17 +9,15 @@ import json
 from aiohttp import web
 from sqlalchemy import select
 
+from hotline.agent_desk.access import roles
 from hotline.agent_desk.openapi import Op, Param
-from hotline.agent_desk.web import actor, json_response, require
+from hotline.agent_desk.web import json_response
 from hotline.errors import HotlineError
+from hotline.keys import TICKETS as SERVICES
+from hotline.keys import TRANSCRIBER
 from hotline.roles import HOTLINE_ROLES
 from hotline.tickets import schema as t
 from hotline.tickets.exceptions import InvalidInput
-from hotline.tickets.http import SERVICES
-
-from .tap import LiveTranscriber
-
-TRANSCRIBER = web.AppKey("transcriber", LiveTranscriber)
 
 
 class TranscriptNotFound(HotlineError):
@@ -28,7 +26,6 @@ class TranscriptNotFound(HotlineError):
 
 
 async def call_transcript(request: web.Request) -> web.Response:
-    require(await actor(request), HOTLINE_ROLES)
     call_id = request.match_info["call_id"]
     if len(call_id) > 64:
         raise InvalidInput("a call id is at most 64 characters")
@@ -68,5 +65,6 @@ def ops() -> list[Op]:
             "A call's transcript (live while it lasts) and its ticket draft",
             "calls",
             params=(Param("call_id", "path", required=True),),
+            access=roles(HOTLINE_ROLES),
         ),
     ]

@@ -5,6 +5,7 @@ the workers cannot start) calls go on without transcripts."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -26,6 +27,12 @@ def speech(settings: Settings) -> Ctx:
         if settings.asr_enabled:
 
             async def publish(event: str, now: float, **data: Any) -> None:
+                if event == "transcript.description":  # kept for the desk's panel too
+                    await app[STORE].save_call(
+                        data["call_id"],
+                        description_text=data.get("text", ""),
+                        description_draft=json.dumps(data.get("draft"), ensure_ascii=False),
+                    )
                 await app[STORE].publish(event, now, **data)
 
             try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -53,6 +54,7 @@ class _CallTap:
     transcript: CallTranscript
     sides: dict[str, _Side] = field(default_factory=dict)
     starting: asyncio.Task[None] | None = None
+    last_draft: str = ""  # the draft last sent to the desk (JSON), to send only changes
 
 
 @dataclass(frozen=True)
@@ -172,8 +174,19 @@ class LiveTranscriber:
         }
         try:
             self._events.put_nowait((f"transcript.{r['type']}", event))
+            if r["type"] == "final":
+                self._live_draft(tap)
         except asyncio.QueueFull:
             self.events_dropped += 1
+
+    def _live_draft(self, tap: _CallTap) -> None:
+        """The draft as the conversation stands, for the desk's form (only when it changed)."""
+        draft = draft_json(make_draft(tap.transcript.utterances(), self.rules))
+        key = json.dumps(draft, ensure_ascii=False, sort_keys=True)
+        if key != tap.last_draft:
+            tap.last_draft = key
+            data = {"call_id": tap.call_id, "operator_id": tap.operator_id, "draft": draft}
+            self._events.put_nowait(("transcript.draft", data))
 
     async def _publish_loop(self) -> None:
         while True:

@@ -7,8 +7,9 @@ import re
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
+from hotline.agent_desk.access import EVERYONE, roles
 from hotline.agent_desk.openapi import Op, Param
-from hotline.agent_desk.web import actor, json_response, read_body, require
+from hotline.agent_desk.web import json_response, read_body
 from hotline.errors import HotlineError
 from hotline.ivr.runtime import IvrRuntime
 from hotline.keys import IVR
@@ -54,12 +55,10 @@ def _state(rt: IvrRuntime) -> dict[str, object]:
 
 
 async def ivr_state(request: web.Request) -> web.Response:
-    await actor(request)
     return json_response(_state(_runtime(request)))
 
 
 async def set_ivr_flag(request: web.Request) -> web.Response:
-    require(await actor(request), SUPERVISORS)
     name = request.match_info["name"]
     if not FLAG_NAME.fullmatch(name):
         raise IvrInvalid("a flag name is 1-64 letters, digits, - and _", flag=name)
@@ -70,7 +69,6 @@ async def set_ivr_flag(request: web.Request) -> web.Response:
 
 
 async def reload_flows(request: web.Request) -> web.Response:
-    require(await actor(request), SUPERVISORS)
     rt = _runtime(request)
     errors = rt.reload()
     return json_response({**_state(rt), "reloaded": not errors}, status=422 if errors else 200)
@@ -78,7 +76,14 @@ async def reload_flows(request: web.Request) -> web.Response:
 
 def ops() -> list[Op]:
     return [
-        Op("GET", "/api/ivr", ivr_state, "Flows in force, flags and the last load error", "ivr"),
+        Op(
+            "GET",
+            "/api/ivr",
+            ivr_state,
+            "Flows in force, flags and the last load error",
+            "ivr",
+            access=roles(EVERYONE),
+        ),
         Op(
             "PUT",
             "/api/ivr/flags/{name}",
@@ -87,6 +92,7 @@ def ops() -> list[Op]:
             "ivr",
             FlagBody,
             params=(Param("name", "path", required=True),),
+            access=roles(SUPERVISORS),
         ),
         Op(
             "POST",
@@ -94,5 +100,6 @@ def ops() -> list[Op]:
             reload_flows,
             "Reload the flow files; on error the flows in force stay",
             "ivr",
+            access=roles(SUPERVISORS),
         ),
     ]

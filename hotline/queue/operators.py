@@ -47,8 +47,11 @@ class OperatorStates:
             op_id, S.WRAP_UP, now, allowed_from=[S.ON_CALL]
         )
         if status == "ok":
-            await self.store.set_operator_fields(op_id, wrapup_until=now + self.wrapup_s)
-            await self.store.publish("agent.state", now, operator=op_id, state="wrap_up")
+            until = now + self.wrapup_s
+            await self.store.set_operator_fields(op_id, wrapup_until=until)
+            await self.store.publish(
+                "agent.state", now, operator=op_id, state="wrap_up", until=round(until, 3)
+            )
             self._schedule_wrapup_end(op_id, self.wrapup_s)
 
     async def resume_wrapup(self, op_id: str) -> None:
@@ -67,8 +70,13 @@ class OperatorStates:
             raise HotlineError(f"unknown operator {op_id}", operator=op_id)
         now = self.clock()
         if state is S.WRAP_UP and op.state is S.WRAP_UP and extend_wrapup_s > 0:
-            await self.store.set_operator_fields(op_id, wrapup_until=now + extend_wrapup_s)
-            self._schedule_wrapup_end(op_id, extend_wrapup_s)
+            # more time on top of what is left (a second press adds again)
+            until = max(await self.store.wrapup_until(op_id), now) + extend_wrapup_s
+            await self.store.set_operator_fields(op_id, wrapup_until=until)
+            self._schedule_wrapup_end(op_id, until - now)
+            await self.store.publish(
+                "agent.state", now, operator=op_id, state="wrap_up", until=round(until, 3)
+            )
             return op.state.value
         check_operator_transition(op.state, state)
         status, prev = await self.store.set_operator_state(

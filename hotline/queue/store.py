@@ -446,10 +446,27 @@ class RedisStore:
             raise
         return str(info["last-generated-id"].decode()) if info else "0-0"
 
+    async def events_lost(self, after: str) -> bool:
+        """Whether events after ``after`` have been trimmed from the stream already (a
+        reader resuming from there would miss some, and must start from a fresh snapshot)."""
+        try:
+            info: Any = await self.r.xinfo_stream(self.k_events)
+        except aioredis.ResponseError:
+            return False
+        deleted = info.get("max-deleted-entry-id") or b"0-0"
+        first = info.get("first-entry")
+        oldest = _stream_id(deleted.decode() if isinstance(deleted, bytes) else str(deleted))
+        if oldest == (0, 0) and first:  # before Redis 7: the oldest kept entry tells
+            fid = first[0].decode() if isinstance(first[0], bytes) else str(first[0])
+            ms, seq = _stream_id(fid)
+            oldest = (ms, seq - 1) if seq else (ms - 1, 2**63)
+        return _stream_id(after) < oldest
+
     async def read_events(
-        self, after: str, count: int = 200, block_ms: int = 15_000
+        self, after: str, count: int = 200, block_ms: int | None = 15_000
     ) -> list[tuple[str, str, str]]:
-        """Events after ``after`` as (id, type, JSON data), waiting up to ``block_ms``."""
+        """Events after ``after`` as (id, type, JSON data), waiting up to ``block_ms``
+        (None: not at all)."""
         batch = await self.r.xread({self.k_events: after}, count=count, block=block_ms)
         if not batch:
             return []
@@ -519,3 +536,8 @@ def _task(d: Mapping[bytes, bytes]) -> Task:
         owner=_s(d, "owner"),
         excluded=frozenset(x for x in _s(d, "excluded").split(",") if x),
     )
+
+
+def _stream_id(value: str) -> tuple[int, int]:
+    ms, _, seq = value.partition("-")
+    return int(ms or 0), int(seq or 0)

@@ -57,3 +57,11 @@ class MalformedEvent(HotlineError):
 class AmiError(HotlineError):
     error_id = "ami-error"
     status = 502
+
+
+class CallControlRefused(HotlineError):
+    """An operator's call control that does not fit the call as it stands (not their call,
+    not connected, or a control this call cannot take)."""
+
+    error_id = "call-control-refused"
+    status = 409

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..queue.models import Task
 from . import session as s
 from .exceptions import AriError, AriNotFound
+from .records import Ringing
 
 if TYPE_CHECKING:
     from .runner import CallRunner
@@ -93,6 +94,24 @@ async def originate(r: CallRunner, cmd: s.Originate) -> None:
     except AriError as exc:
         log.warning("call %s: cannot ring %s: %s", cmd.call_id, cmd.endpoint, exc)
         r.put(s.AgentFailed(cmd.agent_channel, "unreachable"))
+        return
+    hook = r.host.hooks.on_ringing
+    if hook is not None:  # the desk's panel, off the call path
+        ivr_state = r.call.ivr
+        r.host.background(
+            hook(
+                Ringing(
+                    cmd.call_id,
+                    cmd.operator_id,
+                    r.call.line,
+                    number,
+                    r.book.summary.queue,
+                    ivr_state.path if ivr_state is not None else (),
+                    r.book.enqueued_at,
+                    r.host.clock(),
+                )
+            )
+        )
 
 
 async def create_bridge(r: CallRunner, cmd: s.CreateBridge) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from .records import CallSummary
+from .records import CallSummary, Ringing
 
 
 @dataclass
@@ -22,6 +22,8 @@ class CallHooks:
     on_description: Callable[[str, str], None] | None = None
     # the caller's post-call rating, to attach to the call's tickets
     on_rating: Callable[[CallSummary], Awaitable[None]] | None = None
+    # a seat is being rung for the call (the operator desk's panel pops)
+    on_ringing: Callable[[Ringing], Awaitable[None]] | None = None
     # a ticket's status for the IVR's self-service read-back (None: no such ticket)
     ticket_status: Callable[[str], Awaitable[str | None]] | None = None
 

@@ -30,3 +30,17 @@ class CallSummary:
     transcript: str = ""  # JSON segments, when speech recognition ran
     transcript_status: str = ""  # done | partial | pending (post-call from the recording)
     draft: str = ""  # the pre-filled ticket, JSON
+
+
+@dataclass(frozen=True)
+class Ringing:
+    """A seat is being rung for a call: what the operator's panel shows before answering."""
+
+    call_id: str
+    operator_id: str
+    line: str
+    caller: str
+    queue: str
+    ivr_path: tuple[str, ...]
+    enqueued_at: float  # epoch seconds; 0 when not known
+    at: float

@@ -27,7 +27,7 @@ from ..queue.router import Router
 from . import events as ev
 from . import session as s
 from .ari import AriClient
-from .exceptions import AriError
+from .exceptions import AriError, CallControlRefused
 from .hooks import CallHooks
 from .reconcile import reconcile, restore
 from .records import TAP_PREFIXES
@@ -120,6 +120,21 @@ class StasisController:
             await self.router.offer_failed(call_id, op.id, missed=False)
             return
         runner.put(s.Offered(op.id, op.endpoint, self.clock()))
+
+    # -- desk → calls ----------------------------------------------------------------------
+
+    async def desk_control(self, call_id: str, operator_id: str, action: str, target: str) -> str:
+        """An operator's control of their own connected call (from the desk)."""
+        runner = self.calls.get(call_id)
+        if runner is None:
+            raise CallControlRefused("this call is not live on this server", call_id=call_id)
+        call = runner.call
+        if call.operator_id != operator_id or call.state is not s.CallState.CONNECTED:
+            raise CallControlRefused("only the operator of a connected call controls it")
+        if action == "hangup":  # as if the operator hung up their phone: the rating follows
+            await self.ari.hangup(call.agent_channel)
+            return "hung_up"
+        raise CallControlRefused(f"{action} is not available on this server", action=action)
 
     # -- ARI → calls -----------------------------------------------------------------------
 

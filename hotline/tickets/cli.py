@@ -1,4 +1,4 @@
-"""Ticket commands: ``migrate``, ``kb import``, ``sync``, ``user add``, ``departments import``.
+"""Ticket commands: ``migrate``, ``kb import``, ``sync``, ``user``, ``departments import``.
 
 The database, the knowledge base and the settings are imported when a command runs, not
 when the parser is built. A refused request raises a domain error; ``hotline.cli`` prints it.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import re
 import signal
 import tomllib
@@ -35,13 +36,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[s
     imp.add_argument("paths", nargs="+", type=Path, help="files or folders")
     imp.add_argument("--category", default=None)
     sub.add_parser("sync", help="run the outbox sender to HOTLINE_SYNC_URL until stopped")
-    u = sub.add_parser("user", help="users and API tokens")
+    u = sub.add_parser("user", help="users: passwords for the desk, API tokens for programs")
     u_sub = u.add_subparsers(dest="user_cmd", required=True)
-    add = u_sub.add_parser("add", help="create a user and print its API token")
+    add = u_sub.add_parser(
+        "add",
+        help="create a user, set their desk password and print their API token",
+        description="An operator's username is their seat id. The password is asked twice "
+        "on a terminal, read from one line of stdin with --password-stdin, or (neither) made "
+        "up and printed once.",
+    )
     add.add_argument("username")
     add.add_argument("--role", choices=[r.value for r in Role], required=True)
     add.add_argument("--department", default=None, help="department code (department staff)")
     add.add_argument("--name", default="")
+    _password_flags(add)
+    add.add_argument("--no-password", action="store_true", help="API token only, no desk")
+    pw = u_sub.add_parser("passwd", help="set a user's desk password (signs them out)")
+    pw.add_argument("username")
+    _password_flags(pw)
+    dis = u_sub.add_parser("disable", help="disable a user: sign-in and token refused")
+    dis.add_argument("username")
+    u_sub.add_parser("list", help="every user with role and department")
     d = sub.add_parser("departments", help="the department tree")
     d_sub = d.add_subparsers(dest="dept_cmd", required=True)
     di = d_sub.add_parser("import", help="add departments from a TOML file ([[department]])")
@@ -178,15 +193,68 @@ async def sync_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-async def user_cmd(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import IntegrityError
+def _password_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
 
+
+def _password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The new password, and whether it was made up here (then it is printed)."""
+    import getpass
+    import secrets
+    import sys
+
+    from hotline.tickets.directory import password_problem
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise InvalidInput("the two passwords differ")
+    else:
+        return secrets.token_urlsafe(12), True
+    problem = password_problem(password)
+    if problem:
+        raise InvalidInput(problem)
+    return password, False
+
+
+async def user_cmd(args: argparse.Namespace) -> int:
     from hotline.config import load_settings
+
+    tickets = await _open(load_settings())
+    directory = tickets.services.directory
+    try:
+        if args.user_cmd == "add":
+            return await _user_add(args, directory)
+        if args.user_cmd == "list":
+            for u in await directory.users():
+                state = "" if u["active"] else "  (disabled)"
+                desk = "password" if u["has_password"] else "token only"
+                dept = f"  department {u['department_id']}" if u["department_id"] else ""
+                print(f"{u['username']:<16} {u['role']:<11} {desk}{dept}{state}")
+            return 0
+        user = await directory.user(args.username)
+        if user is None:
+            raise InvalidInput(f"no user {args.username}; `hotline user list` shows them")
+        if args.user_cmd == "passwd":
+            password, made = _password(args)
+            await directory.set_password(args.username, password)
+            print(f"password of {args.username} set" + (f": {password}" if made else ""))
+        else:
+            await directory.deactivate_user(int(user["id"]))
+            print(f"user {args.username} disabled (signed out within 30 s)")
+        return 0
+    finally:
+        await tickets.engine.dispose()
+
+
+async def _user_add(args: argparse.Namespace, directory: Any) -> int:
+    from sqlalchemy.exc import IntegrityError
 
     if Role(args.role) is Role.DEPARTMENT and not args.department:
         raise InvalidInput("--role department needs --department CODE (the user's department)")
-    tickets = await _open(load_settings())
-    directory = tickets.services.directory
+    password, made = ("", False) if args.no_password else _password(args)
     try:
         dept = await directory.department_id(args.department) if args.department else None
         user_id, token = await directory.add_user(
@@ -203,9 +271,11 @@ async def user_cmd(args: argparse.Namespace) -> int:
         raise InvalidInput(
             f"user {args.username} already exists; choose another username"
         ) from None
-    finally:
-        await tickets.engine.dispose()
+    if password:
+        await directory.set_password(args.username, password)
     print(f"user {args.username} (id {user_id}), API token: {token}")
+    if made:
+        print(f"desk password: {password}")
     return 0
 
 
@@ -262,3 +332,32 @@ async def seed_demo(settings: Settings, deploy: Path) -> None:
         doc = read_document(path)
         await tickets.services.kb.upsert(doc.title, doc.body, source=article_key(path))
     await tickets.engine.dispose()
+
+
+DEMO_PASSWORD = "hotline-demo"  # demo mode only; a real deployment has no default account
+
+
+async def seed_demo_users(settings: Settings, seats: list[str]) -> list[tuple[str, str, str]]:
+    """The demo's accounts: an operator per seat, a supervisor, a department clerk and an
+    admin, all with :data:`DEMO_PASSWORD`; returns (username, role, name) of each."""
+    from sqlalchemy.exc import IntegrityError
+
+    from hotline.tickets import service
+
+    tickets = service.build(settings)
+    directory = tickets.services.directory
+    try:
+        clerk_dept = await directory.department_id("shushan-sanlian")
+    except TicketNotFound:
+        clerk_dept = None
+    wanted: list[tuple[str, Role, str, int | None]]
+    wanted = [(seat, Role.OPERATOR, f"话务员 {seat}", None) for seat in seats]
+    wanted += [("banzhang", Role.SUPERVISOR, "值班长", None), ("admin", Role.ADMIN, "管理员", None)]
+    if clerk_dept is not None:
+        wanted.append(("sanlian", Role.DEPARTMENT, "三里庵街道 承办员", clerk_dept))
+    for username, role, name, dept in wanted:
+        with contextlib.suppress(IntegrityError):
+            await directory.add_user(username, role, name=name, department_id=dept)
+        await directory.set_password(username, DEMO_PASSWORD)
+    await tickets.engine.dispose()
+    return [(u, r.value, n) for u, r, n, _ in wanted]

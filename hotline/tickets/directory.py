@@ -1,11 +1,13 @@
-"""Departments (a tree), users with roles and API tokens, and runtime flags.
+"""Departments (a tree), users with roles, API tokens and desk passwords, and runtime flags.
 
-Tokens are random strings shown once; only their SHA-256 is stored. The department tree is
+Tokens are random strings shown once; only their SHA-256 is stored. Passwords are kept as
+argon2id hashes (argon2-cffi), verified off the event loop. The department tree is
 cached for ``tree_ttl`` seconds, so an instance sees another's new department within that.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -13,6 +15,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,6 +29,29 @@ from hotline.tickets.workflow import DepartmentTree
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+_HASHER = PasswordHasher()  # argon2id with the library's current recommended costs
+_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+MIN_PASSWORD = 10
+
+
+def password_problem(password: str) -> str:
+    """Why a password will not do ("" when it will)."""
+    if len(password) < MIN_PASSWORD:
+        return f"a password needs at least {MIN_PASSWORD} characters"
+    if len(password) > 256:
+        return "a password is at most 256 characters"
+    if len(set(password)) < 4:
+        return "a password needs more than three different characters"
+    return ""
+
+
+def _verify(digest: str, password: str) -> bool:
+    try:
+        return bool(_HASHER.verify(digest, password))
+    except (VerifyMismatchError, InvalidHashError):
+        return False
 
 
 class Directory:
@@ -154,6 +181,76 @@ class Directory:
     async def deactivate_user(self, user_id: int) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(update(t.users).where(t.users.c.id == user_id).values(active=False))
+
+    async def user(self, username: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(t.users).where(t.users.c.username == username))
+            ).first()
+        if row is None:
+            return None
+        out = dict(row._mapping)
+        out["has_password"] = out.pop("password_hash") is not None
+        out.pop("token_hash")
+        return out
+
+    async def users(self) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(t.users.c.username).order_by(t.users.c.id))
+            names = [r.username for r in rows]
+        return [u for u in [await self.user(n) for n in names] if u is not None]
+
+    async def set_password(self, username: str, password: str) -> int:
+        """Set a user's desk password (argon2id); returns the user's id."""
+        problem = password_problem(password)
+        if problem:
+            raise InvalidInput(problem)
+        digest = await asyncio.to_thread(_HASHER.hash, password)
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    update(t.users)
+                    .where(t.users.c.username == username)
+                    .values(password_hash=digest)
+                    .returning(t.users.c.id)
+                )
+            ).first()
+        if row is None:
+            raise TicketNotFound(f"no user {username}", username=username)
+        return int(row.id)
+
+    async def sign_in(self, username: str, password: str) -> Actor | None:
+        """The user, if the password is theirs and the account is enabled; else None. The
+        same argon2 work is done for an unknown name, so timing does not tell names apart."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(t.users).where(t.users.c.username == username))
+            ).first()
+        digest = row.password_hash if row is not None and row.password_hash else _DUMMY_HASH
+        ok = await asyncio.to_thread(_verify, digest, password)
+        if not ok or row is None or not row.password_hash or not row.active:
+            return None
+        if _HASHER.check_needs_rehash(digest):
+            await self.set_password(username, password)
+        return Actor(row.id, Role(row.role), row.department_id, row.name, row.username)
+
+    async def is_active(self, user_id: int) -> bool:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(t.users.c.active).where(t.users.c.id == user_id))
+            ).first()
+        return bool(row is not None and row.active)
+
+    async def locale(self, user_id: int) -> str | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(t.users.c.locale).where(t.users.c.id == user_id))
+            ).first()
+        return None if row is None else row.locale
+
+    async def set_locale(self, user_id: int, locale: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(t.users).where(t.users.c.id == user_id).values(locale=locale))
 
     # -- runtime flags (emergency mode, ...) --------------------------------------------------
 

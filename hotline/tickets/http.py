@@ -1,7 +1,8 @@
 """The ticket REST API: tickets, actions, history, departments, knowledge base, sync webhook.
 
-Every route but the webhook needs ``Authorization: Bearer <token>``; department staff see and
-act on only the tickets their department handles (or co-handles, or passed down).
+Every route but the webhook needs a signed-in user (``Authorization: Bearer <token>`` or a
+desk session); each route's roles are declared with it in :func:`api`. Department staff see
+and act on only the tickets their department handles (or co-handles, or passed down).
 """
 
 from __future__ import annotations
@@ -14,21 +15,32 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from hotline.agent_desk.access import EVERYONE, SIGNED, roles
 from hotline.agent_desk.openapi import Api, Op, Param
-from hotline.agent_desk.web import AUTH, json_response, read_body, require
+from hotline.agent_desk.web import AUTH, json_response, read_body
 from hotline.agent_desk.web import actor as web_actor
+from hotline.keys import STORE, TICKETS
 from hotline.tickets import schemas as sc
 from hotline.tickets.exceptions import Forbidden, InvalidInput, TicketError
 from hotline.tickets.kb import KbInvalid
-from hotline.tickets.models import DECIDING_ROLES, HOTLINE_ROLES, Actor, NewTicket, Role
+from hotline.tickets.models import (
+    DECIDING_ROLES,
+    HOTLINE_ROLES,
+    Actor,
+    Kind,
+    NewTicket,
+    Role,
+    Urgency,
+)
 from hotline.tickets.services import TicketServices
 from hotline.tickets.sync import SIGNATURE, TIMESTAMP, verify_signature
 
 log = logging.getLogger(__name__)
+ANYONE = roles(EVERYONE)  # any signed-in user; departments see only their own tickets
 M = TypeVar("M", bound=BaseModel)
 
 
-SERVICES = web.AppKey("tickets", TicketServices)
+SERVICES = TICKETS
 
 
 def install(app: web.Application, services: TicketServices) -> None:
@@ -67,15 +79,35 @@ def _may_see(actor: Actor, ticket: dict[str, Any]) -> None:
 
 
 async def create_ticket(request: web.Request) -> web.Response:
-    actor = await web_actor(request)
-    require(actor, HOTLINE_ROLES | {Role.SYSTEM})
+    actor = web_actor(request)
     body = await read_body(request, sc.NewTicketBody, invalid=InvalidInput)
     ticket = await request.app[SERVICES].tickets.create(NewTicket(**body.model_dump()), actor)
     return json_response(ticket, status=201)
 
 
+async def ticket_for_call(request: web.Request) -> web.Response:
+    """Open a ticket for a call (the caller's number from the call's own record, not from
+    the page), then answer it on the call or dispatch it: one request from the desk."""
+    actor = web_actor(request)
+    call_id = request.match_info["call_id"]
+    if not 0 < len(call_id) <= 64:
+        raise InvalidInput("a call id is 1-64 characters")
+    body = await read_body(request, sc.CallTicketBody, invalid=InvalidInput)
+    progress = await request.app[STORE].live_call(call_id)
+    fields = body.model_dump(exclude={"then"})
+    new = NewTicket(**fields, caller_phone=progress.get("caller") or None, call_id=call_id)
+    tickets = request.app[SERVICES].tickets
+    ticket = await tickets.create(new, actor)
+    try:
+        ticket = await tickets.act(ticket["number"], body.then.to_action(), actor)
+    except TicketError as exc:  # the ticket stays (accepted); the desk can act on it again
+        exc.details["number"] = ticket["number"]
+        raise
+    return json_response(ticket, status=201)
+
+
 async def list_tickets(request: web.Request) -> web.Response:
-    actor = await web_actor(request)
+    actor = web_actor(request)
     q = request.query
     handler = int(q["handler"]) if q.get("handler", "").isdigit() else None
     if actor.role is Role.DEPARTMENT:
@@ -101,7 +133,7 @@ async def list_tickets(request: web.Request) -> web.Response:
 
 
 async def get_ticket(request: web.Request) -> web.Response:
-    actor = await web_actor(request)
+    actor = web_actor(request)
     store = request.app[SERVICES].tickets
     ticket = await store.get(_number(request))
     _may_see(actor, ticket)
@@ -110,7 +142,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 
 async def ticket_history(request: web.Request) -> web.Response:
-    actor = await web_actor(request)
+    actor = web_actor(request)
     store = request.app[SERVICES].tickets
     ticket = await store.get(_number(request))
     _may_see(actor, ticket)
@@ -118,7 +150,7 @@ async def ticket_history(request: web.Request) -> web.Response:
 
 
 async def act_on_ticket(request: web.Request) -> web.Response:
-    actor = await web_actor(request)
+    actor = web_actor(request)
     number = _number(request)
     body = await read_body(request, sc.ACTION_ADAPTER, invalid=InvalidInput)
     expected = None
@@ -134,8 +166,7 @@ async def act_on_ticket(request: web.Request) -> web.Response:
 
 
 async def merge_ticket(request: web.Request) -> web.Response:
-    actor = await web_actor(request)
-    require(actor, HOTLINE_ROLES)
+    actor = web_actor(request)
     body = await read_body(request, sc.MergeBody, invalid=InvalidInput)
     return json_response(
         await request.app[SERVICES].tickets.merge(_number(request), body.into, actor)
@@ -143,8 +174,7 @@ async def merge_ticket(request: web.Request) -> web.Response:
 
 
 async def add_follow_up(request: web.Request) -> web.Response:
-    actor = await web_actor(request)
-    require(actor, HOTLINE_ROLES | {Role.SYSTEM})
+    actor = web_actor(request)
     body = await read_body(request, sc.FollowUpBody, invalid=InvalidInput)
     attempt = await request.app[SERVICES].tickets.add_follow_up(
         _number(request), body.outcome, actor, note=body.note, channel=body.channel
@@ -153,7 +183,7 @@ async def add_follow_up(request: web.Request) -> web.Response:
 
 
 async def overdue(request: web.Request) -> web.Response:
-    actor = await web_actor(request)
+    actor = web_actor(request)
     dept = actor.department_id if actor.role is Role.DEPARTMENT else None
     if dept is None and request.query.get("department", "").isdigit():
         dept = int(request.query["department"])
@@ -165,9 +195,16 @@ async def overdue(request: web.Request) -> web.Response:
     return json_response({"tickets": rows, "next": rows[-1]["number"] if rows else None})
 
 
+async def deadline_preview(request: web.Request) -> web.Response:
+    try:
+        kind = Kind(request.query.get("kind", "consultation"))
+        urgency = Urgency(request.query.get("urgency", "normal"))
+    except ValueError:
+        raise InvalidInput("kind or urgency is not one the tickets know") from None
+    return json_response(await request.app[SERVICES].tickets.preview_deadlines(kind, urgency))
+
+
 async def caller_history(request: web.Request) -> web.Response:
-    actor = await web_actor(request)
-    require(actor, HOTLINE_ROLES)
     rows = await request.app[SERVICES].tickets.caller_history(
         request.match_info["phone"], limit=_int(request, "limit", 20, 1, 200)
     )
@@ -175,14 +212,12 @@ async def caller_history(request: web.Request) -> web.Response:
 
 
 async def get_emergency(request: web.Request) -> web.Response:
-    await web_actor(request)
     on = await request.app[SERVICES].directory.flag("emergency", False)
     return json_response({"on": bool(on)})
 
 
 async def set_emergency(request: web.Request) -> web.Response:
-    actor = await web_actor(request)
-    require(actor, frozenset({Role.SUPERVISOR, Role.ADMIN}))
+    actor = web_actor(request)
     body = await read_body(request, sc.FlagBody, invalid=InvalidInput)
     await request.app[SERVICES].directory.set_flag("emergency", body.on, actor)
     log.warning("emergency deadline mode %s by user %s", "ON" if body.on else "off", actor.user_id)
@@ -193,13 +228,10 @@ async def set_emergency(request: web.Request) -> web.Response:
 
 
 async def list_departments(request: web.Request) -> web.Response:
-    await web_actor(request)
     return json_response({"departments": await request.app[SERVICES].directory.departments()})
 
 
 async def add_department(request: web.Request) -> web.Response:
-    actor = await web_actor(request)
-    require(actor, frozenset({Role.ADMIN}))
     body = await read_body(request, sc.DepartmentBody, invalid=InvalidInput)
     dept = await request.app[SERVICES].directory.add_department(body.code, body.name, body.parent)
     return json_response(dept, status=201)
@@ -209,14 +241,12 @@ async def add_department(request: web.Request) -> web.Response:
 
 
 async def kb_search(request: web.Request) -> web.Response:
-    await web_actor(request)
     query = request.query.get("q", "")[:500]
     hits = await request.app[SERVICES].kb.search(query, limit=_int(request, "limit", 10, 1, 50))
     return json_response({"articles": hits})
 
 
 async def kb_get(request: web.Request) -> web.Response:
-    await web_actor(request)
     raw = request.match_info["id"]
     if not raw.isdigit():
         raise KbInvalid("article id must be a number")
@@ -224,8 +254,6 @@ async def kb_get(request: web.Request) -> web.Response:
 
 
 async def kb_add(request: web.Request) -> web.Response:
-    actor = await web_actor(request)
-    require(actor, DECIDING_ROLES)
     body = await read_body(request, sc.ArticleBody, invalid=KbInvalid)
     article_id, changed = await request.app[SERVICES].kb.upsert(
         body.title, body.body, source=body.source, category=body.category
@@ -234,7 +262,6 @@ async def kb_add(request: web.Request) -> web.Response:
 
 
 async def kb_suggest(request: web.Request) -> web.Response:
-    await web_actor(request)
     body = await read_body(request, sc.SuggestBody, invalid=KbInvalid)
     return json_response(
         {"articles": await request.app[SERVICES].kb.suggest(body.text, limit=body.limit)}
@@ -279,6 +306,18 @@ def api() -> Api:
             "tickets",
             sc.NewTicketBody,
             statuses=(201,),
+            access=roles(HOTLINE_ROLES, Role.SYSTEM),
+        ),
+        Op(
+            "POST",
+            "/api/calls/{call_id}/ticket",
+            ticket_for_call,
+            "Open a ticket for a call and answer or dispatch it",
+            "tickets",
+            sc.CallTicketBody,
+            params=(Param("call_id", "path", required=True),),
+            statuses=(201,),
+            access=roles(HOTLINE_ROLES),
         ),
         Op(
             "GET",
@@ -294,6 +333,7 @@ def api() -> Api:
                 Param("since"),
                 *paging,
             ),
+            access=ANYONE,
         ),
         Op(
             "GET",
@@ -306,8 +346,16 @@ def api() -> Api:
                 Param("department", type="integer"),
                 Param("limit", type="integer"),
             ),
+            access=ANYONE,
         ),
-        Op("GET", "/api/tickets/emergency", get_emergency, "Emergency deadline mode", "tickets"),
+        Op(
+            "GET",
+            "/api/tickets/emergency",
+            get_emergency,
+            "Emergency deadline mode",
+            "tickets",
+            access=ANYONE,
+        ),
         Op(
             "PUT",
             "/api/tickets/emergency",
@@ -315,6 +363,16 @@ def api() -> Api:
             "Switch emergency deadline mode",
             "tickets",
             sc.FlagBody,
+            access=roles(Role.SUPERVISOR, Role.ADMIN),
+        ),
+        Op(
+            "GET",
+            "/api/tickets/deadline",
+            deadline_preview,
+            "The deadlines a ticket dispatched now would get",
+            "tickets",
+            params=(Param("kind"), Param("urgency")),
+            access=roles(HOTLINE_ROLES),
         ),
         Op(
             "GET",
@@ -323,6 +381,7 @@ def api() -> Api:
             "One ticket with its records",
             "tickets",
             params=(num,),
+            access=ANYONE,
         ),
         Op(
             "GET",
@@ -331,6 +390,7 @@ def api() -> Api:
             "The ticket's history, with tickets merged into it",
             "tickets",
             params=(num,),
+            access=ANYONE,
         ),
         Op(
             "POST",
@@ -340,6 +400,7 @@ def api() -> Api:
             "tickets",
             sc.ACTION_ADAPTER,
             params=(num, Param("If-Match", "header")),
+            access=ANYONE,
         ),
         Op(
             "POST",
@@ -349,6 +410,7 @@ def api() -> Api:
             "tickets",
             sc.MergeBody,
             params=(num,),
+            access=roles(HOTLINE_ROLES),
         ),
         Op(
             "POST",
@@ -359,6 +421,7 @@ def api() -> Api:
             sc.FollowUpBody,
             params=(num,),
             statuses=(201,),
+            access=roles(HOTLINE_ROLES, Role.SYSTEM),
         ),
         Op(
             "GET",
@@ -367,8 +430,16 @@ def api() -> Api:
             "A caller's tickets",
             "tickets",
             params=(Param("phone", "path", required=True), Param("limit", type="integer")),
+            access=roles(HOTLINE_ROLES),
         ),
-        Op("GET", "/api/departments", list_departments, "The department tree", "departments"),
+        Op(
+            "GET",
+            "/api/departments",
+            list_departments,
+            "The department tree",
+            "departments",
+            access=ANYONE,
+        ),
         Op(
             "POST",
             "/api/departments",
@@ -377,6 +448,7 @@ def api() -> Api:
             "departments",
             sc.DepartmentBody,
             statuses=(201,),
+            access=roles(Role.ADMIN),
         ),
         Op(
             "GET",
@@ -385,6 +457,7 @@ def api() -> Api:
             "Full-text search of the knowledge base",
             "kb",
             params=(Param("q", required=True), Param("limit", type="integer")),
+            access=ANYONE,
         ),
         Op(
             "POST",
@@ -393,6 +466,7 @@ def api() -> Api:
             "Articles for a transcript or draft",
             "kb",
             sc.SuggestBody,
+            access=ANYONE,
         ),
         Op(
             "POST",
@@ -402,6 +476,7 @@ def api() -> Api:
             "kb",
             sc.ArticleBody,
             statuses=(201,),
+            access=roles(DECIDING_ROLES),
         ),
         Op(
             "GET",
@@ -410,6 +485,7 @@ def api() -> Api:
             "One article",
             "kb",
             params=(Param("id", "path", type="integer", required=True),),
+            access=ANYONE,
         ),
         Op(
             "POST",
@@ -418,7 +494,7 @@ def api() -> Api:
             "Status update from the external work-order platform",
             "sync",
             sc.InboundEvent,
-            auth="hmac",
+            access=SIGNED,
         ),
     ]:
         a.add(op)

@@ -184,6 +184,19 @@ ActionBody = Annotated[
 ACTION_ADAPTER: TypeAdapter[ActionBody] = TypeAdapter(ActionBody)
 
 
+class CallTicketBody(Body):
+    """A ticket opened from the desk for a call, then answered on it or dispatched."""
+
+    content: Text
+    kind: Kind = Kind.CONSULTATION
+    urgency: Urgency = Urgency.NORMAL
+    caller_name: Annotated[str, Field(max_length=100)] | None = None
+    category: Annotated[str, Field(max_length=100)] | None = None
+    location: Annotated[str, Field(max_length=300)] | None = None
+    summary: Annotated[str, Field(max_length=5000)] | None = None
+    then: AnswerBody | DispatchBody = Field(discriminator="action")
+
+
 class MergeBody(Body):
     into: Annotated[str, Field(pattern=r"^\d{13}$")]
 

@@ -24,7 +24,16 @@ from hotline.tickets.calls import satisfaction
 from hotline.tickets.directory import Directory
 from hotline.tickets.exceptions import InvalidInput, StaleTicket, TicketError
 from hotline.tickets.kb import KnowledgeBase
-from hotline.tickets.models import Actor, NewTicket, Role, Satisfaction, Status, TicketState
+from hotline.tickets.models import (
+    Actor,
+    Kind,
+    NewTicket,
+    Role,
+    Satisfaction,
+    Status,
+    TicketState,
+    Urgency,
+)
 from hotline.tickets.notices import Notice, Sender
 from hotline.tickets.store import (
     TicketStore,
@@ -100,6 +109,24 @@ class TicketService:
             max_returns=self.max_returns,
             emergency=bool(await self.directory.flag("emergency", False)),
         )
+
+    async def preview_deadlines(self, kind: Kind, urgency: Urgency) -> dict[str, Any]:
+        """The deadlines a ticket dispatched now would get (shown before submitting)."""
+        emergency = bool(await self.directory.flag("emergency", False))
+        d = dl.compute_deadlines(
+            kind,
+            urgency,
+            self.clock(),
+            emergency=emergency,
+            policy=self.policy,
+            calendar=self.calendar,
+        )
+        return {
+            "reply_due": d.reply_due.isoformat(),
+            "contact_due": d.contact_due.isoformat() if d.contact_due else None,
+            "in_working_days": d.in_working_days,
+            "emergency": emergency,
+        }
 
     # -- opening ------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""With accounts configured, changing an operator's state needs credentials: an operator
-changes only their own seat, a supervisor any."""
+"""Changing an operator's state needs credentials: an operator changes only their own seat,
+a supervisor any; with no accounts at all, nobody can."""
 
 from __future__ import annotations
 
@@ -39,9 +39,19 @@ async def test_given_accounts_then_state_changes_need_the_right_user(
     assert await post_state(srv, "1002", ADMIN, "not_ready") == 200
 
 
-async def test_given_no_accounts_then_the_state_api_stays_open(
+async def test_given_no_accounts_then_no_route_but_health_is_open(
     standin, redis_url, server_factory
 ) -> None:  # type: ignore[no-untyped-def]
+    """Outside the demo there are no default credentials: with no users, the state API
+    refuses everyone, and the probes still answer."""
     add_seats(standin, 1)
-    srv = await server_factory(make_settings(standin, redis_url, operators=seats(1)))
-    assert await post_state(srv, "1001", None) == 200
+    srv = await server_factory(
+        make_settings(standin, redis_url, operators=seats(1), admin_token="")
+    )
+    assert await post_state(srv, "1001", None) == 401
+    async with aiohttp.ClientSession() as http:
+        for path in ("/api/calls", "/api/agents", "/api/debug/latency", "/desk/snapshot"):
+            async with http.get(srv.url + path) as resp:
+                assert resp.status == 401, path
+        async with http.get(srv.url + "/healthz") as resp:
+            assert resp.status == 200

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from hotline.keys import CONTROLLER, METRICS
-from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
+from tests.conftest import ADMIN, add_seats, make_settings, ready_all, seats, wait_for
 
 
 def sample(srv, name: str, **labels: str) -> float:  # type: ignore[no-untyped-def]
@@ -99,7 +99,7 @@ async def test_hostile_agent_api_input_gets_clear_errors(
     standin, redis_url, server_factory, body: str, status: int, error_id: str
 ) -> None:  # type: ignore[no-untyped-def]
     srv = await server_factory(make_settings(standin, redis_url))
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=ADMIN) as http:
         async with http.post(f"{srv.url}/api/agents/1001/state", data=body) as r:
             assert r.status == status
             assert (await r.json())["error_id"] == error_id

@@ -13,7 +13,7 @@ from hotline.simulator.model import SeatScript
 from hotline.simulator.traffic import TrafficResults, run_caller
 from hotline.tickets.http import SERVICES
 from hotline.tickets.schema import calls
-from tests.conftest import add_seats, counter, make_settings, ready_all, seats, wait_for
+from tests.conftest import ADMIN, add_seats, counter, make_settings, ready_all, seats, wait_for
 
 
 async def test_given_a_ready_operator_when_a_citizen_calls_then_they_are_connected(
@@ -161,6 +161,8 @@ async def test_health_metrics_and_api_answer(standin, redis_url, server_factory)
             ):
                 assert name in text
         async with http.get(f"{srv.url}/api/agents") as r:
+            assert r.status == 401, "the operators' list needs a signed-in user"
+        async with http.get(f"{srv.url}/api/agents", headers=ADMIN) as r:
             assert [a["id"] for a in await r.json()] == ["1001", "1002", "1003"]
-        async with http.get(f"{srv.url}/") as r:
-            assert "12345" in await r.text()
+        async with http.get(f"{srv.url}/") as r:  # the front door leads to the sign-in page
+            assert r.url.path == "/login" and "12345" in await r.text()

@@ -5,11 +5,15 @@ the server finds and transcribes them."""
 from __future__ import annotations
 
 import http.client
+import http.cookiejar
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -50,6 +54,20 @@ def first_event(port: int, kind: str, token: str, deadline: float) -> str:
     raise AssertionError(f"no {kind} event")
 
 
+def sign_in(base: str, username: str, password: str) -> str:
+    """Sign in through the login form as a browser would; returns where it lands."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{base}/login", timeout=10).read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token, page[:500]
+    form = urllib.parse.urlencode(
+        {"csrf_token": token.group(1), "username": username, "password": password, "next": ""}
+    ).encode()
+    with opener.open(f"{base}/login", data=form, timeout=10) as resp:
+        return str(urllib.parse.urlsplit(resp.url).path)
+
+
 def test_given_the_demo_when_callers_wait_then_screen_is_true_and_descriptions_transcribe(
     tmp_path: Path,
 ) -> None:
@@ -86,8 +104,12 @@ def test_given_the_demo_when_callers_wait_then_screen_is_true_and_descriptions_t
             screen.append(line.rstrip())
         text = "\n".join(screen)
         base = f"http://127.0.0.1:{port}"
-        assert f"API         {base}/  (an index of the links below" in text
-        assert "desk/API" not in text
+        assert f"desk        {base}/login   operator desk {base}/desk" in text
+        assert "password 'hotline-demo' for every demo account" in text
+        assert "operators (username = seat) 1001" in text
+        assert "banzhang (supervisor)" in text and "admin (admin)" in text
+        assert "sanlian (department)" in text
+        assert sign_in(base, "1001", "hotline-demo") == "/desk", "the screen's account works"
         assert f"metrics {base}/metrics" in text
         assert (
             'admin token demo-admin-token  (send "Authorization: Bearer demo-admin-token")' in text

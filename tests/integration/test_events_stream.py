@@ -34,7 +34,7 @@ async def test_given_a_desk_listening_then_it_gets_its_events_and_resumes_after_
     standin, redis_url, server_factory
 ) -> None:
     srv = await server_factory(make_settings(standin, redis_url))
-    _, token = await srv[SERVICES].directory.add_user("op", Role.OPERATOR)
+    _, token = await srv[SERVICES].directory.add_user("1001", Role.OPERATOR)  # seat 1001
     directory = srv[SERVICES].directory
     await directory.add_departments([{"code": "water", "name": "市供水集团"}])
     water = await directory.department_id("water")

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from hotline.simulator.model import SimChannel
-from tests.conftest import add_seats, clean_env, free_port, wait_for
+from tests.conftest import ADMIN, TEST_ADMIN_TOKEN, add_seats, clean_env, free_port, wait_for
 
 SEATS = [str(1001 + i) for i in range(5)]
 
@@ -68,12 +68,16 @@ def server_env(tmp: Path, standin: Any, redis_url: str, port: int) -> dict[str, 
         HOTLINE_ANNOUNCE_FIRST_S="0",
         HOTLINE_DESCRIBE_AFTER_S="0",
         HOTLINE_LOG_LEVEL="INFO",
+        HOTLINE_ADMIN_TOKEN=TEST_ADMIN_TOKEN,
     )
     return env
 
 
 async def api(url: str, method: str = "GET", body: Any = None) -> Any:
-    async with aiohttp.ClientSession() as http, http.request(method, url, json=body) as r:
+    async with (
+        aiohttp.ClientSession(headers=ADMIN) as http,
+        http.request(method, url, json=body) as r,
+    ):
         assert r.status == 200, await r.text()
         return await r.json()
 

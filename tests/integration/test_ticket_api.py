@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from hotline.agent_desk.access import auth_middleware
 from hotline.agent_desk.http import error_middleware
 from hotline.tickets import http as ticket_http
 from hotline.tickets.db import make_engine
@@ -25,7 +26,7 @@ SECRET = "s3cret-for-tests"
 
 
 def app_for(env: TicketEnv) -> web.Application:
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[error_middleware, auth_middleware])
     kb = KnowledgeBase(env.engine, clock=env.clock)
     ticket_http.install(app, TicketServices(env.service, env.directory, kb, SECRET))
     ticket_http.api().mount(app)
@@ -310,7 +311,7 @@ async def test_given_one_webhook_delivered_twice_at_once_when_both_arrive_then_i
 
 async def test_a_dead_database_gets_a_clear_503(tickets: TicketEnv) -> None:
     dead = make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none")
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[error_middleware, auth_middleware])
     directory = Directory(dead, clock=tickets.clock)
     ticket_http.install(
         app,

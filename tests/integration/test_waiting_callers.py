@@ -8,7 +8,7 @@ import json
 import aiohttp
 
 from hotline.keys import REDIS
-from tests.conftest import add_seats, make_settings, ready_all, seats, wait_for
+from tests.conftest import ADMIN, add_seats, make_settings, ready_all, seats, wait_for
 
 
 async def overflow_events(srv) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -37,7 +37,10 @@ async def test_given_one_busy_seat_then_waiting_callers_see_position_and_wait(
     third = standin.sim.incoming_call("13800000003")
 
     async def calls() -> list[dict]:  # type: ignore[type-arg]
-        async with aiohttp.ClientSession() as http, http.get(f"{srv.url}/api/calls") as r:
+        async with (
+            aiohttp.ClientSession(headers=ADMIN) as http,
+            http.get(f"{srv.url}/api/calls") as r,
+        ):
             return [c for c in await r.json() if c["position"] is not None]
 
     queued = await wait_for(lambda: _two(calls()), what="estimates for two callers")
