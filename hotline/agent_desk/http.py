@@ -17,6 +17,7 @@ from ..keys import AMI, ARI, CONTROLLER, LOOP_LAG, METRICS, REDIS, ROUTER, SETTI
 from ..queue.models import OperatorState
 from ..roles import HOTLINE_ROLES, Role
 from .access import PUBLIC, add, roles, rule_for
+from .pages import _context as page_context
 from .web import actor
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             log.error("%s %s: %s", request.method, request.path, exc)
         rule = rule_for(request) if request.match_info.http_exception is None else None
         if rule is not None and rule.page:
-            return aiohttp_jinja2.render_template(
-                "error.html", request, {"error": exc}, status=exc.status
-            )
+            # A refusal comes before the template context's own middleware has run.
+            context = {**await page_context(request), "error": exc}
+            return aiohttp_jinja2.render_template("error.html", request, context, status=exc.status)
         return web.json_response(exc.to_json(), status=exc.status)
     except (DBAPIError, OSError) as exc:
         # A dead or unreachable database: say so plainly, never a bare 500 page.
