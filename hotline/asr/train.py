@@ -52,20 +52,30 @@ class _Design:
         by_col = np.lexsort((rows, cols))
         self.c_rows, self.c_cols = rows[by_col], cols[by_col]
 
+        self.r_starts = self._starts(self.r_rows)
+        self.c_starts = self._starts(self.c_cols)
+
     @staticmethod
-    def _segment_sum(values: np.ndarray, keys: np.ndarray, size: int) -> np.ndarray:
-        out = np.zeros((size, values.shape[1]))
-        if len(keys) == 0:
-            return out
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-        out[keys[starts]] = np.add.reduceat(values, starts, axis=0)
+    def _starts(keys: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else keys
+
+    @staticmethod
+    def _segment_sum(
+        m: np.ndarray, take: np.ndarray, keys: np.ndarray, starts: np.ndarray, size: int
+    ) -> np.ndarray:
+        """Rows ``take`` of ``m`` summed by ``keys``, one label column at a time (memory in
+        proportion to the non-zeros, not to them times the labels)."""
+        out = np.zeros((size, m.shape[1]))
+        if len(keys):
+            for k in range(m.shape[1]):
+                out[keys[starts], k] = np.add.reduceat(m[take, k], starts)
         return out
 
     def times(self, w: np.ndarray) -> np.ndarray:
-        return self._segment_sum(w[self.r_cols], self.r_rows, self.n)
+        return self._segment_sum(w, self.r_cols, self.r_rows, self.r_starts, self.n)
 
     def t_times(self, g: np.ndarray) -> np.ndarray:
-        return self._segment_sum(g[self.c_rows], self.c_cols, self.f)
+        return self._segment_sum(g, self.c_rows, self.c_cols, self.c_starts, self.f)
 
 
 def fit(docs: Sequence[set[str]], labels: Sequence[str], cfg: Fit = Fit()) -> LinearModel:
@@ -116,9 +126,13 @@ def train_models(
     examples: Sequence[Example], rules: DraftRules, cfg: Fit = Fit()
 ) -> tuple[LinearModel | None, LinearModel]:
     """The kind model (None unless every example has a kind) and the category model."""
-    read = [read_call(e.utterances, rules) for e in examples]
+    kind_docs, category_docs = [], []
+    for e in examples:  # features only: a year of tickets' readings would not fit in memory
+        r = read_call(e.utterances, rules)
+        kind_docs.append(r.kind_features)
+        category_docs.append(r.category_features)
     kind_model = None
     if examples and all(e.kind for e in examples):
-        kind_model = fit([r.kind_features for r in read], [str(e.kind) for e in examples], cfg)
-    category_model = fit([r.category_features for r in read], [e.category for e in examples], cfg)
+        kind_model = fit(kind_docs, [str(e.kind) for e in examples], cfg)
+    category_model = fit(category_docs, [e.category for e in examples], cfg)
     return kind_model, category_model
