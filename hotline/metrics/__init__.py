@@ -44,6 +44,18 @@ class Metrics:
             ql,
             registry=r,
         )
+        self.calls_transferred = Counter(
+            "hotline_calls_transferred",
+            "Calls handed to another number (an IVR transfer node or the operator's transfer)",
+            ql,
+            registry=r,
+        )
+        self.desk_controls = Counter(
+            "hotline_desk_controls",
+            "Operators' call controls (hold, resume, transfer, conference, hangup) by result",
+            ["action", "result"],
+            registry=r,
+        )
         self.calls_fallback = Counter(
             "hotline_calls_fallback",
             "Calls handed back to the dialplan's fallback queue (error, shutdown)",

@@ -106,6 +106,7 @@ return {'ok', cur}
 
 
 LIVE_CALL_TTL_S = 86_400  # a live call's progress outlives no call by more than a day
+CONTROL_TTL_S = 30  # a desk control (or its answer) nobody took is gone after this
 
 
 class RedisStore:
@@ -170,6 +171,12 @@ class RedisStore:
 
     def k_call(self, call_id: str) -> str:
         return f"{self.p}call:{call_id}"
+
+    def k_controls(self, instance: str) -> str:
+        return f"{self.p}controls:{instance}"
+
+    def k_control_reply(self, request_id: str) -> str:
+        return f"{self.p}control-reply:{request_id}"
 
     # what a call's record needs if its instance dies before writing it
     async def save_call(self, call_id: str, **fields: str | float) -> None:
@@ -484,6 +491,32 @@ class RedisStore:
             return None
         msg = json.loads(item[1])
         return str(msg["call_id"]), str(msg["op"])
+
+    # desk controls forwarded to the instance that owns the call, and their answers
+    async def push_control(self, owner: str, request: Mapping[str, Any]) -> None:
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.rpush(self.k_controls(owner), json.dumps(dict(request), ensure_ascii=False))
+            pipe.expire(self.k_controls(owner), CONTROL_TTL_S)
+            await pipe.execute()
+
+    async def pop_control(self, instance: str, timeout_s: float) -> dict[str, Any] | None:
+        item = await self.r.blpop([self.k_controls(instance)], timeout=timeout_s)
+        return None if item is None else dict(json.loads(item[1]))
+
+    async def reply_control(self, request_id: str, reply: Mapping[str, Any]) -> None:
+        key = self.k_control_reply(request_id)
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, json.dumps(dict(reply), ensure_ascii=False))
+            pipe.expire(key, CONTROL_TTL_S)
+            await pipe.execute()
+
+    async def wait_control_reply(self, request_id: str, timeout_s: float) -> dict[str, Any] | None:
+        key = self.k_control_reply(request_id)
+        item = await self.r.blpop([key], timeout=timeout_s)
+        if item is None:
+            return None
+        await self.r.delete(key)
+        return dict(json.loads(item[1]))
 
 
 def _s(d: Mapping[bytes, bytes], key: str, default: str = "") -> str:

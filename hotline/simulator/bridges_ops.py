@@ -82,6 +82,8 @@ class BridgeOps:
         if b is None or ch.id not in b.channels:
             return
         b.channels.remove(ch.id)
+        if ch.held:  # bridge_channel.c: "Complete any active hold before exiting the bridge"
+            self.hold(ch, False)
         self._varset(ch, "BRIDGEPEER", "")
         self.emit("ChannelLeftBridge", {"bridge": b.to_json(), "channel": ch.to_json()}, ch)
 

@@ -14,6 +14,11 @@ if TYPE_CHECKING:
 
 from .state import SimChannel, SimEndpoint, SimError, ts
 
+# The shipped extensions.conf: [hotline-transfer] exten => _X.,1,Dial(PJSIP/${EXTEN}@trunk,60)
+# and, when nobody answers, Goto(hotline-fallback,s,1).
+TRANSFER_CONTEXT = "hotline-transfer"
+TRANSFER_DIAL_S = 60.0
+
 
 class DialOps:
     """Part of :class:`~.model.SimAsterisk` (a mixin: the state lives there)."""
@@ -117,6 +122,39 @@ class DialOps:
             {"args": app_args.split(",") if app_args else [], "channel": ch.to_json()},
             ch,
         )
+        if script.talk_s > 0:
+            self.later(script.talk_s, self.remote_hangup, ch.id)
+
+    def _dial_transfer(self: SimAsterisk, ch: SimChannel, number: str) -> None:
+        """A caller continued to the transfer context: the dialplan dials the number
+        through the trunk (answering as ``citizens[number]`` says)."""
+        ch.dialplan = {
+            "context": TRANSFER_CONTEXT,
+            "exten": number,
+            "priority": 2,
+            "app_name": "Dial",
+            "app_data": f"PJSIP/{number}@trunk,{int(TRANSFER_DIAL_S)}",
+        }
+        ch.transferred_to = number
+        self.spawn(self._transfer_dial(ch, number))
+
+    async def _transfer_dial(self: SimAsterisk, ch: SimChannel, number: str) -> None:
+        script = self.citizens.get(number, self.citizen_script)
+        answers = self.rng.random() < script.answer_prob
+        try:
+            await asyncio.wait_for(
+                ch.gone.wait(), script.answer_delay_s if answers else TRANSFER_DIAL_S
+            )
+            return  # the caller hung up while it rang
+        except TimeoutError:
+            pass
+        if ch.id not in self.channels:
+            return
+        if not answers:
+            self.stats.fallback_calls += 1
+            self._enter_fallback_queue(ch)
+            return
+        ch.transfer_answered = True
         if script.talk_s > 0:
             self.later(script.talk_s, self.remote_hangup, ch.id)
 

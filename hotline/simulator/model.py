@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .bridges_ops import BridgeOps
-from .dial_ops import DialOps
+from .dial_ops import TRANSFER_CONTEXT, DialOps
 from .media import ChannelControl, SoundCatalogue
 from .media_ops import MediaOps
 from .state import (  # re-exported: the stand-in's vocabulary
@@ -72,6 +72,7 @@ class SimAsterisk(MediaOps, BridgeOps, TapOps, DialOps):
         self.stats = SimStats()
         self.rng = random.Random(seed)
         self.ws_clients: set[asyncio.Queue[Json | None]] = set()
+        self.other_apps: dict[str, set[asyncio.Queue[Json | None]]] = {}  # see events_ws
         self.ami_listeners: list[Callable[[str, list[tuple[str, str]]], None]] = []
         self.fallback_waiting: list[str] = []
         self._seq = itertools.count()
@@ -309,6 +310,23 @@ class SimAsterisk(MediaOps, BridgeOps, TapOps, DialOps):
         )
         ch.gone.set()
 
+    def hold(self, ch: SimChannel, on: bool) -> None:
+        """``ast_indicate(HOLD)`` on the channel: chan_pjsip (moh_passthrough off, as the
+        shipped pjsip.conf has it) plays it music on hold itself. Asterisk publishes no
+        ChannelHold for an indication (only for a hold *queued* by a phone's re-INVITE)."""
+        if ch.held == on:
+            return
+        ch.held = on
+        self.moh(ch, on)
+
+    def mute(self, ch: SimChannel, direction: str, on: bool) -> None:
+        if on:
+            ch.muted = "both" if ch.muted not in ("", direction) else direction
+        elif direction == "both" or ch.muted == direction:
+            ch.muted = ""
+        elif ch.muted == "both":
+            ch.muted = "out" if direction == "in" else "in"
+
     def moh(self, ch: SimChannel, on: bool) -> None:
         ch.moh = on
         self.ami(
@@ -331,7 +349,7 @@ class SimAsterisk(MediaOps, BridgeOps, TapOps, DialOps):
             raise SimError(404, "Provided variable was not found")
         return ch.vars[name]
 
-    def continue_in_dialplan(self, ch: SimChannel, context: str = "") -> None:
+    def continue_in_dialplan(self, ch: SimChannel, context: str = "", exten: str = "") -> None:
         if not ch.in_stasis or ch.id not in self.channels:
             return
         if ch.control is not None:
@@ -342,7 +360,9 @@ class SimAsterisk(MediaOps, BridgeOps, TapOps, DialOps):
         ch.in_stasis = False
         self._ch_event("StasisEnd", ch)
         ch.subscribed = ch.originated
-        if ch.kind == "caller":
+        if context == TRANSFER_CONTEXT and exten:
+            self._dial_transfer(ch, exten)
+        elif ch.kind == "caller":
             self.stats.fallback_calls += 1
             self._enter_fallback_queue(ch)
 
@@ -367,11 +387,12 @@ class SimAsterisk(MediaOps, BridgeOps, TapOps, DialOps):
             ("Linkedid", ch.id),
         ]
 
-    def application_json(self) -> Json:
+    def application_json(self, name: str = "") -> Json:
+        ours = not name or name == self.app
         return {
-            "name": self.app,
-            "channel_ids": [c.id for c in self.channels.values() if c.subscribed],
-            "bridge_ids": list(self.bridges),
+            "name": name or self.app,
+            "channel_ids": [c.id for c in self.channels.values() if c.subscribed and ours],
+            "bridge_ids": list(self.bridges) if ours else [],
             "endpoint_ids": [],
             "device_names": [],
             "events_allowed": [],

@@ -46,7 +46,11 @@ class SimChannel:
     subscribed: bool = False  # app sees events (in Stasis, or originated by the app)
     originated: bool = False
     bridge: str = ""
-    moh: bool = False
+    moh: bool = False  # music on hold playing to it (MOH started, or a hold indicated)
+    held: bool = False  # hold indicated to it (ARI POST /channels/{id}/hold)
+    muted: str = ""  # voice suppressed: "in" (from its phone), "out", "both" or ""
+    transferred_to: str = ""  # the number the dialplan's transfer context dialled for it
+    transfer_answered: bool = False  # ... and that number answered
     heard: list[str] = field(default_factory=list)  # every media URI played to it, in order
     endpoint: str = ""
     app_args: str = ""

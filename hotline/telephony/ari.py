@@ -193,6 +193,20 @@ class AriClient:
     async def stop_moh(self, channel_id: str) -> None:
         await self.request("DELETE", f"/channels/{channel_id}/moh")
 
+    async def hold(self, channel_id: str) -> None:
+        """Indicate hold *to* this channel (its own phone is told it is held; chan_pjsip
+        with moh_passthrough off plays it music on hold locally)."""
+        await self.request("POST", f"/channels/{channel_id}/hold")
+
+    async def unhold(self, channel_id: str) -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/hold")
+
+    async def mute(self, channel_id: str, direction: str = "in") -> None:
+        await self.request("POST", f"/channels/{channel_id}/mute", _params(direction=direction))
+
+    async def unmute(self, channel_id: str, direction: str = "in") -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/mute", _params(direction=direction))
+
     async def get_variable(self, channel_id: str, variable: str) -> str:
         data = await self.request(
             "GET", f"/channels/{channel_id}/variable", _params(variable=variable)

@@ -35,6 +35,8 @@ class CallBook:
         return {"queue": queue, "line": self.line}
 
     def transition(self, before: s.Call, after: s.Call, event: s.Event) -> None:
+        if after.hold_s != before.hold_s:
+            self.summary.hold_s = round(after.hold_s, 3)
         if after.state is before.state:
             return
         log.info(
@@ -82,8 +84,11 @@ class CallBook:
                 log.info("call %s rated %d by the caller", call_id, stars)
             case s.DialCitizen():
                 summary.callback = True
-            case s.Transfer():
-                summary.outcome = "transferred"
+            case s.Transfer(_, number):
+                summary.outcome, summary.transfer_to = "transferred", number
+                m.calls_transferred.labels(**self.labels()).inc()
+            case s.ControlReply(_, action, _, refused):
+                m.desk_controls.labels(action=action, result="refused" if refused else "done").inc()
             case s.OfferFailed(_, _, True):
                 m.offers_missed.inc()
             case s.CallFinished(call_id, operator_id, talk, outcome):
@@ -130,6 +135,7 @@ class CallBook:
         so whichever instance reconciles the call can close its record truthfully."""
         base: dict[str, str | float] = {
             "app": self.host.settings.ari_app,
+            "owner": self.host.instance_id,  # where desk controls for the call are forwarded
             "line": self.line,
             "caller": self.caller,
             "started_at": self.summary.started_at,

@@ -65,3 +65,11 @@ class CallControlRefused(HotlineError):
 
     error_id = "call-control-refused"
     status = 409
+
+
+class ControlUnavailable(HotlineError):
+    """The server that holds the call did not answer a desk's control in time (it is down,
+    or stuck); nothing was changed that the desk was not told about."""
+
+    error_id = "call-control-unavailable"
+    status = 503

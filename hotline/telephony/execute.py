@@ -231,6 +231,60 @@ async def transfer(r: CallRunner, cmd: s.Transfer) -> None:
     await r.host.ari.continue_in_dialplan(cmd.channel, cfg.transfer_context, cmd.number, 1)
 
 
+async def hold_caller(r: CallRunner, cmd: s.HoldCaller) -> None:
+    """ARI's hold indicates hold to the channel named (``ast_indicate``): the caller's own
+    channel, whose chan_pjsip plays it music on hold while it stays in the bridge. Their
+    voice is muted on the way in, so the operator hears nothing of them."""
+    await r.host.ari.mute(cmd.channel, "in")
+    await r.host.ari.hold(cmd.channel)  # a failure: the fallback unmutes the caller
+
+
+async def resume_caller(r: CallRunner, cmd: s.ResumeCaller) -> None:
+    await r.host.ari.unhold(cmd.channel)
+    await r.host.ari.unmute(cmd.channel, "in")
+
+
+async def dial_third(r: CallRunner, cmd: s.DialThird) -> None:
+    """Ring the third party through the trunk, as a callback rings the citizen; its
+    channel enters Stasis with ``third,<call>`` when answered."""
+    cfg = r.host.settings
+    r.host.channel_owner[cmd.channel] = r.call_id
+    try:
+        await r.host.ari.originate(
+            cfg.callback_endpoint.format(number=cmd.number),
+            app_args=f"third,{cmd.call_id}",
+            channel_id=cmd.channel,
+            caller_id=cfg.callback_caller_id,
+            timeout=int(r.call.config.dial_timeout_s),
+            originator=cmd.call_id,
+        )
+    except AriError as exc:
+        log.warning("call %s: three-way call to %s failed: %s", cmd.call_id, cmd.number, exc)
+        r.put(s.ThirdFailed(cmd.channel, "unreachable"))
+
+
+async def add_to_bridge(r: CallRunner, cmd: s.AddToBridge) -> None:
+    await r.host.ari.add_channels(cmd.bridge_id, cmd.channel)
+
+
+async def control_reply(r: CallRunner, cmd: s.ControlReply) -> None:
+    waiter = r.host.control_replies.pop(cmd.request_id, None)
+    if waiter is not None and not waiter.done():
+        waiter.set_result(cmd)
+
+
+async def desk_event(r: CallRunner, cmd: s.DeskEvent) -> None:
+    fields: dict[str, str] = {"call_id": cmd.call_id, "operator": cmd.operator_id}
+    if cmd.state:
+        fields["state"] = cmd.state
+    if cmd.target:
+        fields["target"] = cmd.target
+    try:
+        await r.host.router.store.publish(f"call.{cmd.kind}", r.host.clock(), **fields)
+    except Exception as exc:  # the desk misses one event; the call goes on
+        log.warning("call %s: call.%s not published: %r", cmd.call_id, cmd.kind, exc)
+
+
 async def destroy_bridge(r: CallRunner, cmd: s.DestroyBridge) -> None:
     await r.host.ari.destroy_bridge(cmd.bridge_id)
 
@@ -268,6 +322,12 @@ HANDLERS: dict[type, Handler] = {
     s.LookupTicket: lookup_ticket,
     s.Transfer: transfer,
     s.DestroyBridge: destroy_bridge,
+    s.HoldCaller: hold_caller,
+    s.ResumeCaller: resume_caller,
+    s.DialThird: dial_third,
+    s.AddToBridge: add_to_bridge,
+    s.ControlReply: control_reply,
+    s.DeskEvent: desk_event,
     s.OfferFailed: offer_failed,
     s.CallFinished: call_finished,
 }

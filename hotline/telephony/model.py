@@ -123,6 +123,36 @@ class CitizenFailed:
     reason: str = "noanswer"
 
 
+@dataclass(frozen=True, slots=True)
+class Control:
+    """An operator's call control from the desk (hold, resume, transfer, conference,
+    hangup); answered with a ``ControlReply`` carrying ``request_id``."""
+
+    request_id: str
+    action: str
+    operator_id: str
+    target: str
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class ThirdAnswered:
+    """The number dialled for a three-way call answered (its channel entered Stasis)."""
+
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThirdFailed:
+    channel: str
+    reason: str = "noanswer"
+
+
+@dataclass(frozen=True, slots=True)
+class ThirdLeft:
+    channel: str
+
+
 Event = (
     CallerArrived
     | PlaybackDone
@@ -139,6 +169,10 @@ Event = (
     | RecordingDone
     | CitizenAnswered
     | CitizenFailed
+    | Control
+    | ThirdAnswered
+    | ThirdFailed
+    | ThirdLeft
 )
 
 
@@ -312,6 +346,57 @@ class DialCitizen:
     channel: str
 
 
+@dataclass(frozen=True, slots=True)
+class HoldCaller:
+    """Hold the caller: Asterisk plays them music on hold, and their voice is kept out of
+    the bridge so the operator (and a third party) hear nothing of them."""
+
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeCaller:
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddToBridge:
+    """One more party into the call's bridge (leaves everyone's music and hold alone)."""
+
+    bridge_id: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialThird:
+    """Three-way call: ring ``number`` through the trunk; it joins the call's bridge."""
+
+    call_id: str
+    channel: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class ControlReply:
+    """The answer to a desk control: ``result`` when done, else ``refused`` says why."""
+
+    request_id: str
+    action: str
+    result: str = ""
+    refused: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskEvent:
+    """An event for the operator's desk: ``call.<kind>`` with the call and the seat."""
+
+    kind: str  # held, resumed, transferred, conference
+    call_id: str
+    operator_id: str
+    state: str = ""  # conference: dialing, joined, left, failed
+    target: str = ""
+
+
 Command = (
     Answer
     | Play
@@ -339,6 +424,12 @@ Command = (
     | DescriptionRecorded
     | SaveRating
     | DialCitizen
+    | HoldCaller
+    | ResumeCaller
+    | DialThird
+    | AddToBridge
+    | ControlReply
+    | DeskEvent
 )
 
 
@@ -360,6 +451,7 @@ class CallConfig:
     rating: bool = False  # ask for a rating when the operator hangs up first
     rating_timeout_s: float = 8.0
     dial_timeout_s: float = 40.0
+    own_lines: frozenset[str] = frozenset()  # the hotline's numbers: no transfer back to them
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +476,12 @@ class Call:
     callback_offered: bool = False
     callback: bool = False
     announcements: int = 0
+    held_at: float = 0.0  # connected: when the caller was put on hold (0: not on hold)
+    hold_s: float = 0.0  # time on hold so far (part of talk time, not taken from it)
+    third_channel: str = ""  # three-way call: the leg dialled, while it rings or talks
+    third_number: str = ""
+    third_joined: bool = False
+    thirds: int = 0  # legs dialled so far (for unique channel ids)
 
     @property
     def chan(self) -> str:

@@ -119,14 +119,18 @@ async def _hang_up_orphans(
     """Operator legs nobody owns any more (their caller left during the outage), and the
     bridges of calls that are gone."""
     for ch in sorted(in_app):
-        if ch.startswith("agent-") and ch not in ctl.channel_owner:
-            log.info("operator leg %s has no call any more; hanging up", ch)
+        if ch.startswith(("agent-", "third-")) and ch not in ctl.channel_owner:
+            log.info("operator or three-way leg %s has no call any more; hanging up", ch)
             await _quietly(ctl.ari.hangup(ch))
     for b in bridges:
         call_id = b.id.removeprefix("call-")
         if b.id.startswith("call-") and call_id not in present and call_id not in ctl.calls:
             for ch in b.channels:
-                if ch.startswith("agent-") and ch in present and ch not in ctl.channel_owner:
+                if (
+                    ch.startswith(("agent-", "third-"))
+                    and ch in present
+                    and ch not in ctl.channel_owner
+                ):
                     await _quietly(ctl.ari.hangup(ch))
             await _quietly(ctl.ari.destroy_bridge(b.id))
 

@@ -19,7 +19,7 @@ class CallSummary:
     ended_at: float = 0.0
     answered_at: float | None = None
     operator_id: str = ""
-    outcome: str = "ended"  # answered, abandoned, fallback, ended
+    outcome: str = "ended"  # answered, abandoned, transferred, fallback, ended
     wait_s: float | None = None
     talk_s: float | None = None
     recording: str = ""
@@ -27,6 +27,8 @@ class CallSummary:
     description: str = ""  # the caller's own words recorded while waiting (for ASR)
     stars: int | None = None  # post-call rating, 5 very satisfied … 1 very unsatisfied
     callback: bool = False
+    hold_s: float | None = None  # time the operator held the caller (within talk_s)
+    transfer_to: str = ""  # the number a transferred call was handed to
     transcript: str = ""  # JSON segments, when speech recognition ran
     transcript_status: str = ""  # done | partial | pending (post-call from the recording)
     draft: str = ""  # the pre-filled ticket, JSON

@@ -67,6 +67,7 @@ class CallHost(Protocol):
     instance_id: str
     channel_owner: dict[str, str]
     recording_owner: dict[str, str]
+    control_replies: dict[str, asyncio.Future[s.ControlReply]]  # desk controls awaiting
 
     clock: Callable[[], float]
 
@@ -181,6 +182,13 @@ class CallRunner:
             functools.partial(host.router.leave, self.call_id, "fallback"),
             *([functools.partial(ari.destroy_bridge, call.bridge_id)] if call.bridge_id else []),
             *([functools.partial(ari.hangup, call.agent_channel)] if call.agent_channel else []),
+            *([functools.partial(ari.hangup, call.third_channel)] if call.third_channel else []),
+            # A held caller's voice stays muted on the channel wherever it goes next.
+            *(
+                [functools.partial(ari.unhold, call.chan), functools.partial(ari.unmute, call.chan)]
+                if call.held_at
+                else []
+            ),
             functools.partial(
                 ari.continue_in_dialplan,
                 self.call_id,

@@ -17,8 +17,9 @@ from typing import Any
 
 from hotline.ivr import engine as ivr
 
-from . import waiting
+from . import controls, waiting
 from .model import (  # the vocabulary, re-exported: callers use session.Answer etc.
+    AddToBridge,
     AgentAnswered,
     AgentFailed,
     AgentHungUp,
@@ -33,14 +34,19 @@ from .model import (  # the vocabulary, re-exported: callers use session.Answer 
     CitizenAnswered,
     CitizenFailed,
     Command,
+    Control,
+    ControlReply,
     CreateBridge,
     DescriptionRecorded,
+    DeskEvent,
     DestroyBridge,
     DialCitizen,
+    DialThird,
     Dtmf,
     Enqueue,
     Event,
     Hangup,
+    HoldCaller,
     JoinBridge,
     LeaveQueue,
     LookupTicket,
@@ -55,6 +61,7 @@ from .model import (  # the vocabulary, re-exported: callers use session.Answer 
     RecordBridge,
     RecordCaller,
     RecordingDone,
+    ResumeCaller,
     Resynced,
     SaveRating,
     StartMoh,
@@ -63,6 +70,9 @@ from .model import (  # the vocabulary, re-exported: callers use session.Answer 
     StopMoh,
     StopPlayback,
     StopRecording,
+    ThirdAnswered,
+    ThirdFailed,
+    ThirdLeft,
     TicketLookedUp,
     TimerFired,
     Transfer,
@@ -391,9 +401,20 @@ _HANDLERS: dict[tuple[CallState, type], Callable[[Call, Any], Step]] = {
 }
 for _s in (C.GREETING, C.QUEUED, C.RINGING, C.CONNECTED):
     _HANDLERS[(_s, Resynced)] = _resync
+# The desk's call controls (``controls.py``): taken when connected, refused otherwise.
+for _s in C:
+    _HANDLERS[(_s, Control)] = controls.refuse
+    _HANDLERS[(_s, ThirdAnswered)] = controls.stray_third
+_HANDLERS[(C.CONNECTED, Control)] = controls.control
+_HANDLERS[(C.CONNECTED, ThirdAnswered)] = controls.third_answered
+_HANDLERS[(C.CONNECTED, ThirdFailed)] = controls.third_failed
+_HANDLERS[(C.CONNECTED, ThirdLeft)] = controls.third_left
+for _e in (CallerHungUp, AgentHungUp, Resynced):
+    _HANDLERS[(C.CONNECTED, _e)] = controls.ending(_HANDLERS[(C.CONNECTED, _e)])
 
 
 __all__ = [
+    "AddToBridge",
     "AgentAnswered",
     "AgentFailed",
     "AgentHungUp",
@@ -408,14 +429,19 @@ __all__ = [
     "CitizenAnswered",
     "CitizenFailed",
     "Command",
+    "Control",
+    "ControlReply",
     "CreateBridge",
     "DescriptionRecorded",
+    "DeskEvent",
     "DestroyBridge",
     "DialCitizen",
+    "DialThird",
     "Dtmf",
     "Enqueue",
     "Event",
     "Hangup",
+    "HoldCaller",
     "JoinBridge",
     "LeaveQueue",
     "LookupTicket",
@@ -430,6 +456,7 @@ __all__ = [
     "RecordBridge",
     "RecordCaller",
     "RecordingDone",
+    "ResumeCaller",
     "Resynced",
     "SaveRating",
     "StartMoh",
@@ -438,6 +465,9 @@ __all__ = [
     "StopMoh",
     "StopPlayback",
     "StopRecording",
+    "ThirdAnswered",
+    "ThirdFailed",
+    "ThirdLeft",
     "TicketLookedUp",
     "TimerFired",
     "Transfer",

@@ -27,7 +27,8 @@ from ..queue.router import Router
 from . import events as ev
 from . import session as s
 from .ari import AriClient
-from .exceptions import AriError, CallControlRefused
+from .desk_controls import DeskControls
+from .exceptions import AriError
 from .hooks import CallHooks
 from .reconcile import reconcile, restore
 from .records import TAP_PREFIXES
@@ -59,6 +60,7 @@ def call_config(settings: Settings) -> s.CallConfig:
         callback=settings.callback_offer,
         rating=settings.post_call_rating,
         rating_timeout_s=settings.rating_timeout_s,
+        own_lines=frozenset(line.number for line in settings.lines),
     )
 
 
@@ -89,6 +91,8 @@ class StasisController:
         self.calls: dict[str, CallRunner] = {}
         self.channel_owner: dict[str, str] = {}
         self.recording_owner: dict[str, str] = {}
+        self.control_replies: dict[str, asyncio.Future[s.ControlReply]] = {}
+        self.desk = DeskControls(self.calls, self.control_replies, router.store, instance_id, clock)
         self.latency = LatencyLog(metrics)
         self.resyncs = 0
         self.draining = False  # stopping: new and waiting callers go to the dialplan
@@ -101,6 +105,7 @@ class StasisController:
         self.ari.on_event = self.on_event
         self.ari.on_connected = self.resync
         self._offers = asyncio.create_task(self._take_offers(), name="offers")
+        self._controls = asyncio.create_task(self.desk.serve(), name="desk-controls")
 
     async def _take_offers(self) -> None:
         while True:
@@ -124,17 +129,9 @@ class StasisController:
     # -- desk → calls ----------------------------------------------------------------------
 
     async def desk_control(self, call_id: str, operator_id: str, action: str, target: str) -> str:
-        """An operator's control of their own connected call (from the desk)."""
-        runner = self.calls.get(call_id)
-        if runner is None:
-            raise CallControlRefused("this call is not live on this server", call_id=call_id)
-        call = runner.call
-        if call.operator_id != operator_id or call.state is not s.CallState.CONNECTED:
-            raise CallControlRefused("only the operator of a connected call controls it")
-        if action == "hangup":  # as if the operator hung up their phone: the rating follows
-            await self.ari.hangup(call.agent_channel)
-            return "hung_up"
-        raise CallControlRefused(f"{action} is not available on this server", action=action)
+        """An operator's control of their own connected call (from the desk): decided by the
+        call's machine on the instance that owns it (forwarded there if need be)."""
+        return await self.desk.control(call_id, operator_id, action, target)
 
     # -- ARI → calls -----------------------------------------------------------------------
 
@@ -155,8 +152,11 @@ class StasisController:
                     self.calls[target].put(s.PlaybackDone(event.playback.id), received)
                 return
             case ev.Dial() if event.dialstatus in FAILED_DIAL:
-                failed = s.AgentFailed(event.peer.id, event.dialstatus.lower())
-                self._to_owner(event.peer.id, failed, received, event)
+                peer, status = event.peer.id, event.dialstatus.lower()
+                failed: s.Event = s.AgentFailed(peer, status)
+                if self._is_third_leg(peer):
+                    failed = s.ThirdFailed(peer, status)
+                self._to_owner(peer, failed, received, event)
                 return
             case ev.StasisEnd() | ev.ChannelHangupRequest() | ev.ChannelDestroyed():
                 ch = event.channel.id
@@ -166,6 +166,8 @@ class StasisController:
                     self.calls[ch].put(s.CallerHungUp(self.clock()), received)
                 elif self._is_citizen_leg(ch):
                     self._to_owner(ch, s.CallerHungUp(self.clock()), received, event)
+                elif self._is_third_leg(ch):
+                    self._to_owner(ch, s.ThirdLeft(ch), received, event)
                 else:
                     self._to_owner(ch, s.AgentHungUp(ch, self.clock()), received, event)
                 return
@@ -211,6 +213,12 @@ class StasisController:
         runner = self.calls.get(owner) if owner else None
         return runner is not None and runner.call.caller_channel == channel_id
 
+    def _is_third_leg(self, channel_id: str) -> bool:
+        """The third party of a three-way call."""
+        owner = self.channel_owner.get(channel_id)
+        runner = self.calls.get(owner) if owner else None
+        return runner is not None and runner.call.third_channel == channel_id
+
     def _to_owner(
         self, channel_id: str, event: s.Event, received: float, source: ev.AriEvent
     ) -> None:
@@ -226,18 +234,18 @@ class StasisController:
         if ch.id.startswith(TAP_PREFIXES) or ch.name.startswith(("UnicastRTP/", "Snoop/")):
             return  # speech-recognition taps (their StasisStart carries no arguments)
         kind = event.args[0] if event.args else "inbound"
-        if kind in ("agent", "callback") and len(event.args) >= 2:
-            # An operator's phone, or the citizen rung back: a leg of a call we placed.
+        if kind in ("agent", "callback", "third") and len(event.args) >= 2:
+            # An operator's phone, the citizen rung back, a three-way call's third party.
             runner = self.calls.get(event.args[1])
             if runner is None or self.channel_owner.get(ch.id) != runner.call_id:
                 log.warning("%s channel %s for unknown call; hanging up", kind, ch.id)
                 self.background(self._quiet_hangup(ch.id))
                 return
-            leg: s.Event = (
-                s.AgentAnswered(ch.id, self.clock())
-                if kind == "agent"
-                else s.CitizenAnswered(ch.id)
-            )
+            leg: s.Event = s.CitizenAnswered(ch.id)
+            if kind == "agent":
+                leg = s.AgentAnswered(ch.id, self.clock())
+            elif kind == "third":
+                leg = s.ThirdAnswered(ch.id)
             runner.put(leg, received)
             return
         if kind != "inbound":
@@ -292,7 +300,7 @@ class StasisController:
         adopted: set[str] = set()
         for ch_id in sorted(in_app - set(self.calls) - set(self.channel_owner)):
             ch = channels[ch_id]
-            if ch_id.startswith(("agent-", *TAP_PREFIXES)) or ch.name.startswith(
+            if ch_id.startswith(("agent-", "third-", *TAP_PREFIXES)) or ch.name.startswith(
                 ("UnicastRTP/", "Snoop/")
             ):
                 continue
@@ -345,6 +353,7 @@ class StasisController:
             runner = CallRunner(self, call, ch.caller.number)
             runner.put(s.TimerFired("greeting"))
         restore(runner.summary, saved)
+        runner.book.save_progress()  # this instance owns the call now (desk controls)
         self.calls[ch.id] = runner
         log.info("call %s adopted after restart in state %s", ch.id, call.state.value)
 
@@ -385,6 +394,8 @@ class StasisController:
         """Stop handling calls (the process is shutting down). The callers stay with
         Asterisk; a restarted server adopts them in :meth:`resync`."""
         self._offers.cancel()
+        self.desk.stop()
+        self._controls.cancel()
         runners = list(self.calls.values())
         for runner in runners:
             runner.closed = True

@@ -18,6 +18,7 @@ PURE = [
     "hotline.telephony.model",
     "hotline.telephony.session",
     "hotline.telephony.waiting",
+    "hotline.telephony.controls",
     "hotline.telephony.records",
     "hotline.queue.models",
     "hotline.queue.policy",

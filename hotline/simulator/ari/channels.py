@@ -1,5 +1,5 @@
-"""The stand-in's ARI channels: list, originate, answer, hang up, play, music, variables,
-continue, record, snoop, externalMedia."""
+"""The stand-in's ARI channels: list, originate, answer, hang up, play, music, hold, mute,
+variables, continue, record, snoop, externalMedia."""
 
 from __future__ import annotations
 
@@ -109,8 +109,59 @@ async def set_var(request: web.Request) -> web.Response:
 
 async def cont(request: web.Request) -> web.Response:
     sim = request.app[SIM]
-    context = arg(request, "context")
-    sim.queue_on(request.match_info["id"], lambda ch: sim.continue_in_dialplan(ch, context))
+    context, exten = arg(request, "context"), arg(request, "extension")
+    sim.queue_on(request.match_info["id"], lambda ch: sim.continue_in_dialplan(ch, context, exten))
+    return no_content()
+
+
+def _controlled(request: web.Request) -> str:
+    """``find_control`` and ``channel_state_invalid`` of resource_channels.c: 404 for no
+    channel, 409 outside Stasis, 412 for an outbound channel not yet answered."""
+    sim = request.app[SIM]
+    channel_id = request.match_info["id"]
+    ch = sim.get_channel(channel_id)
+    # A channel the app originated has its Stasis control while it still rings.
+    if ch.state in ("Down", "Reserved", "Ringing") and (ch.in_stasis or ch.originated):
+        raise SimError(412, "Channel in invalid state")
+    if not ch.in_stasis:
+        raise SimError(409, "Channel not in Stasis application")
+    return channel_id
+
+
+async def hold_on(request: web.Request) -> web.Response:
+    sim = request.app[SIM]
+    sim.queue_on(_controlled(request), lambda ch: sim.hold(ch, True))
+    return no_content()
+
+
+async def hold_off(request: web.Request) -> web.Response:
+    sim = request.app[SIM]
+    sim.queue_on(_controlled(request), lambda ch: sim.hold(ch, False))
+    return no_content()
+
+
+def _direction(request: web.Request) -> str:
+    direction = arg(request, "direction")
+    if not direction:
+        raise SimError(400, "Direction is required")
+    if direction not in ("in", "out", "both"):
+        raise SimError(400, "Invalid direction specified")
+    return direction
+
+
+async def mute_on(request: web.Request) -> web.Response:
+    sim = request.app[SIM]
+    channel_id = _controlled(request)
+    direction = _direction(request)
+    sim.queue_on(channel_id, lambda ch: sim.mute(ch, direction, True))
+    return no_content()
+
+
+async def mute_off(request: web.Request) -> web.Response:
+    sim = request.app[SIM]
+    channel_id = _controlled(request)
+    direction = _direction(request)
+    sim.queue_on(channel_id, lambda ch: sim.mute(ch, direction, False))
     return no_content()
 
 
@@ -167,6 +218,10 @@ ROUTES: list[Route] = [
     ("DELETE", "/ari/channels/{id}/moh", moh_off),
     ("GET", "/ari/channels/{id}/variable", get_var),
     ("POST", "/ari/channels/{id}/variable", set_var),
+    ("POST", "/ari/channels/{id}/hold", hold_on),
+    ("DELETE", "/ari/channels/{id}/hold", hold_off),
+    ("POST", "/ari/channels/{id}/mute", mute_on),
+    ("DELETE", "/ari/channels/{id}/mute", mute_off),
     ("POST", "/ari/channels/{id}/continue", cont),
     ("POST", "/ari/channels/{id}/record", record_channel),
     ("POST", "/ari/channels/{id}/snoop", snoop),

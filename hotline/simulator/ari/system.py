@@ -44,14 +44,18 @@ async def ping(request: web.Request) -> web.Response:
 
 async def applications(request: web.Request) -> web.Response:
     sim = request.app[SIM]
-    return reply([sim.application_json()] if sim.app_connected else [])
+    others = [sim.application_json(name) for name, qs in sim.other_apps.items() if qs]
+    return reply(([sim.application_json()] if sim.app_connected else []) + others)
 
 
 async def application(request: web.Request) -> web.Response:
     sim = request.app[SIM]
-    if request.match_info["name"] != sim.app or not sim.app_connected:
-        raise SimError(404, "Application not found")
-    return reply(sim.application_json())
+    name = request.match_info["name"]
+    if name == sim.app and sim.app_connected:
+        return reply(sim.application_json())
+    if sim.other_apps.get(name):
+        return reply(sim.application_json(name))
+    raise SimError(404, "Application not found")
 
 
 async def endpoints(request: web.Request) -> web.Response:
@@ -75,24 +79,29 @@ async def device_states(request: web.Request) -> web.Response:
 
 
 async def events_ws(request: web.Request) -> web.StreamResponse:
+    """The app's event websocket. Asterisk registers whatever app a websocket names; the
+    stand-in's dialplan sends every call to ``sim.app``, so another application (a second
+    server instance's) is registered and sees no channels."""
     sim = request.app[SIM]
-    if arg(request, "app") != sim.app:
+    app = arg(request, "app")
+    if not app:
         raise SimError(400, "Invalid application provided in param [app].")
+    clients = sim.ws_clients if app == sim.app else sim.other_apps.setdefault(app, set())
     ws = web.WebSocketResponse(heartbeat=None)
     await ws.prepare(request)
     queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-    sim.ws_clients.add(queue)
-    log.info("stand-in: ARI app %s connected", sim.app)
+    clients.add(queue)
+    log.info("stand-in: ARI app %s connected", app)
     sender = asyncio.create_task(_pump(ws, queue))
     try:
         async for msg in ws:
             if msg.type == WSMsgType.ERROR:
                 break
     finally:
-        sim.ws_clients.discard(queue)
+        clients.discard(queue)
         queue.put_nowait(None)
         sender.cancel()
-        log.info("stand-in: ARI app %s disconnected", sim.app)
+        log.info("stand-in: ARI app %s disconnected", app)
     return ws
 
 
