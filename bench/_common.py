@@ -117,8 +117,12 @@ def start_redis() -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"redis://127.0.0.1:{port}/0"
 
 
+BENCH_TOKEN = "bench-admin-token"  # the stack's admin: every route but /healthz needs a user
+
+
 def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as r:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {BENCH_TOKEN}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read())
 
 
@@ -151,7 +155,7 @@ class Stack:
     def wait_up(self) -> None:
         for _ in range(100):
             try:
-                get_json(f"{self.base}/api/calls")
+                get_json(f"{self.base}/healthz")
                 break
             except OSError:
                 time.sleep(0.1)
@@ -179,6 +183,7 @@ def start_stack(
         "HOTLINE_AMI_PORT": str(ami_port),
         "HOTLINE_HTTP_PORT": str(http_port),
         "HOTLINE_LOG_LEVEL": "WARNING",
+        "HOTLINE_ADMIN_TOKEN": BENCH_TOKEN,  # `hotline simulate --server` readies seats with it
         "HOTLINE_DATABASE_URL": f"sqlite+aiosqlite:///{cfg.parent / 'hotline.sqlite3'}",
         **(extra_env or {}),
     }

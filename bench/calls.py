@@ -36,6 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
+    BENCH_TOKEN,
     ROOT,
     count_events,
     get_json,
@@ -332,7 +333,7 @@ async def waiting_standin(p: dict[str, Any]) -> dict[str, Any]:
     standin = await StandIn(sim, ari_port=p["ari_port"], ami_port=p["ami_port"]).start()
     while not sim.app_connected:  # noqa: ASYNC110 - the stand-in has no event for it
         await asyncio.sleep(0.1)
-    await login_operators(p["server"], ids)
+    await login_operators(p["server"], ids, token=BENCH_TOKEN)
     results = TrafficResults()
     traffic_from = time.time()
     cut = await waves(sim, p, results)

@@ -96,8 +96,9 @@ def rule_for(request: web.Request) -> Access | None:
     return rules.get((method, canonical)) or rules.get(("*", canonical))
 
 
-class _ActiveCache:
-    """Whether a user is still enabled, asked of the directory at most every 30 s."""
+class ActiveCache:
+    """Whether a user is still enabled, asked of the directory at most every 30 s (one per
+    app, so two apps in one process never share an answer)."""
 
     def __init__(self) -> None:
         self.seen: dict[int, tuple[bool, float]] = {}
@@ -113,7 +114,7 @@ class _ActiveCache:
         return hit[0]
 
 
-_active = _ActiveCache()
+ACTIVE: web.AppKey[ActiveCache] = web.AppKey("active_users", ActiveCache)
 
 
 async def identify(request: web.Request) -> tuple[Actor | None, WebSession | None]:
@@ -132,7 +133,14 @@ async def identify(request: web.Request) -> tuple[Actor | None, WebSession | Non
     if not sid or store is None:
         return None, None
     session = await store.get(sid)
-    if session is None or not await _active.active(request, session.actor.user_id):
+    if session is None:
+        return None, None
+    cache, user_id = request.app.get(ACTIVE), session.actor.user_id
+    if cache is not None:
+        active = await cache.active(request, user_id)
+    else:
+        active = user_id is None or await request.app[AUTH].is_active(user_id)
+    if not active:
         return None, None
     return session.actor, session
 

@@ -17,7 +17,7 @@ from ..keys import AMI, ARI, CONTROLLER, LOOP_LAG, METRICS, REDIS, ROUTER, SETTI
 from ..queue.models import OperatorState
 from ..roles import HOTLINE_ROLES, Role
 from .access import PUBLIC, add, roles, rule_for
-from .pages import _context as page_context
+from .pages import page_context
 from .web import actor
 
 log = logging.getLogger(__name__)

@@ -85,7 +85,8 @@ def parse(data: str) -> dict[str, Any]:
 
 
 class EventHub:
-    def __init__(self, source: EventSource, block_ms: int = 5_000) -> None:
+    def __init__(self, source: EventSource, block_ms: int = 2_000) -> None:
+        # under the Redis client's read timeout (5 s by default in redis-py 8)
         self.source = source
         self.block_ms = block_ms
         self.subscribers: set[Subscriber] = set()
@@ -93,9 +94,12 @@ class EventHub:
         self.delivered = 0
         self._task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
+        self.closed = False
 
     async def subscribe(self, flt: EventFilter) -> Subscriber:
         """A new subscriber, receiving every event after the hub's current position."""
+        if self.closed:
+            raise RuntimeError("this server is stopping")
         if self._task is None or self._task.done():
             self._started.clear()
             self._task = asyncio.create_task(self._run(), name="event-hub")
@@ -108,6 +112,7 @@ class EventHub:
         self.subscribers.discard(sub)
 
     async def stop(self) -> None:
+        self.closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -12,7 +12,7 @@ import logging
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp_jinja2
 import jinja2
@@ -57,7 +57,7 @@ def locale_of(request: web.Request) -> str:
     return i18n.pick(wanted, default)
 
 
-async def _context(request: web.Request) -> dict[str, Any]:
+async def page_context(request: web.Request) -> dict[str, Any]:
     locale = locale_of(request)
     session = request.get(SESSION)
 
@@ -80,7 +80,7 @@ def setup_templates(app: web.Application) -> None:
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-        context_processors=[_context],
+        context_processors=[page_context],
         undefined=jinja2.StrictUndefined,
     )
     env = aiohttp_jinja2.get_env(app)
@@ -112,6 +112,8 @@ def _safe_next(target: str) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
+    if "\\" in target or any(c < " " or c == "\x7f" for c in target):
+        return "/"  # /\evil.example reads as //evil.example to a browser
     return target
 
 
@@ -121,7 +123,8 @@ def _client_address(request: web.Request) -> str:
 
 async def login_page(request: web.Request) -> web.Response:
     if request.query.get("lang") in i18n.LOCALES:
-        resp = web.HTTPSeeOther(f"/login?next={request.query.get('next', '/')}")
+        back = quote(_safe_next(request.query.get("next", "/")), safe="")
+        resp = web.HTTPSeeOther(f"/login?next={back}")
         resp.set_cookie(LOCALE_COOKIE, request.query["lang"], max_age=365 * 86400, samesite="Lax")
         raise resp
     who, _ = await identify(request)

@@ -20,12 +20,11 @@ PANEL_TTL_S = 4 * 3600
 
 
 def mask_phone(number: str) -> str:
-    """138****5678: enough to recognise, not enough to call."""
+    """138****5678: enough to recognise, not enough to call (at least half is hidden)."""
     digits = number.strip()
-    if len(digits) <= 4:
-        return "*" * len(digits)
-    keep = 3 if len(digits) >= 11 else 1
-    return digits[:keep] + "*" * (len(digits) - keep - 4) + digits[-4:]
+    tail = min(4, len(digits) // 2)
+    head = 3 if len(digits) >= 11 else 0
+    return digits[:head] + "*" * (len(digits) - head - tail) + digits[len(digits) - tail :]
 
 
 def may_see_phone(role: Role) -> bool:

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..config import Settings
 from ..keys import HOOKS, REDIS, STORE, TICKETS
-from .access import SESSIONS
+from .access import ACTIVE, SESSIONS, ActiveCache
 from .desk import PANELS, add_desk
 from .events import HUB
 from .hub import EventHub
@@ -28,6 +28,15 @@ Ctx = Callable[[web.Application], AsyncIterator[None]]
 def routes(app: web.Application) -> None:
     add_pages(app)
     add_desk(app)
+    app.on_shutdown.append(_end_streams)
+
+
+async def _end_streams(app: web.Application) -> None:
+    """A stopping server ends its event streams at once (the tabs reconnect to another
+    instance with their last ids) instead of holding the stop until a keep-alive."""
+    hub = app.get(HUB)
+    if hub is not None:
+        await hub.stop()
 
 
 def desk(settings: Settings) -> Ctx:
@@ -45,6 +54,7 @@ def desk(settings: Settings) -> Ctx:
                 settings.login_max_failures_address,
             ),
         )
+        app[ACTIVE] = ActiveCache()
         app[PANELS] = PanelStore(redis, prefix)
         app[HUB] = EventHub(app[STORE])
         app[HOOKS].on_ringing = ringing(app, settings)

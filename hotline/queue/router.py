@@ -115,7 +115,11 @@ class Router:
         state, op_id, enqueued_at = removed
         await self._forget(call_id)
         if state == "offered" and op_id:
-            await self.store.set_operator_state(op_id, S.READY, now, allowed_from=[S.RESERVED])
+            status, _ = await self.store.set_operator_state(
+                op_id, S.READY, now, allowed_from=[S.RESERVED]
+            )
+            if status == "ok":
+                await self.store.publish("agent.state", now, operator=op_id, state="ready")
             self.wake()
         await self.store.publish(
             "call.abandoned" if reason == "abandon" else "call.left",
@@ -207,6 +211,9 @@ class Router:
             self.stats.offers += 1
             await self.store.publish(
                 "call.offered", now, call_id=a.task.call_id, operator=a.operator.id, level=a.level
+            )
+            await self.store.publish(
+                "agent.state", now, operator=a.operator.id, state=S.RESERVED.value
             )
             await self._deliver(a.task, a.operator)
         return made

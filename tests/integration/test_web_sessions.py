@@ -228,7 +228,6 @@ async def test_given_a_disabled_user_then_their_session_and_token_stop_working(
     standin, redis_url, server_factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(access, "ACTIVE_CACHE_S", 0.0)
-    monkeypatch.setattr(access._active, "seen", {})  # a cache from another test's users
     srv, ids = await desk_server(server_factory, standin, redis_url)
     directory = srv[TICKETS].directory
     _, token = await directory.add_user("1003", Role.OPERATOR)

@@ -232,6 +232,7 @@
       e.target.classList.add("touched");
     }
     if (name === "kind" || name === "urgency") previewDeadline();
+    if (name === "content" || name === "category") scheduleKb();
   });
   async function previewDeadline() {
     const kind = form.elements.namedItem("kind").value;
@@ -286,7 +287,8 @@
   async function refreshKb() {
     if (!call) return;
     const text = [...$("transcript").querySelectorAll(".seg.caller .text")].map((x) => x.textContent).join(" ");
-    const all = `${$("p-description").textContent} ${text}`.trim();
+    const typed = ["category", "content"].map((n) => form.elements.namedItem(n).value).join(" ");
+    const all = `${$("p-description").textContent} ${text} ${typed}`.trim();
     if (!all || all === lastKbText) return;
     lastKbText = all;
     try {
@@ -337,9 +339,20 @@
     if (call && call.phase === "ringing" && !["reserved", "on_call"].includes(d.state)) {
       closePanel(M.caller_hung_up);
     } else if (call && call.phase === "talking" && d.state !== "on_call") {
-      setPhase("ended", M.call_ended);
+      setPhase("ended");
     }
+    if (d.state === "wrap_up") refreshFigures();
     renderSeat();
+  }
+  async function refreshFigures() {
+    try {
+      const snap = await api("GET", "/desk/snapshot");
+      seat.calls_today = snap.seat.calls_today;
+      seat.avg_talk_s = snap.seat.avg_talk_s;
+      renderSeat();
+    } catch (err) {
+      /* the figures catch up on the next change */
+    }
   }
   function connect(after) {
     const es = new EventSource(`/api/events${after ? `?after=${encodeURIComponent(after)}` : ""}`);
