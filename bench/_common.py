@@ -166,6 +166,25 @@ class Stack:
         self.redis.terminate()
 
 
+def seats_toml(n: int, first: int = 1001) -> str:
+    """A server config with ``n`` seats (general, market and labour skills at 3)."""
+    lines = [
+        'greeting_sound = "sound:hotline/welcome"',
+        "wrapup_s = 1.0",
+        "ring_timeout_s = 10.0",
+        'log_level = "WARNING"',
+    ]
+    for i in range(n):
+        op = first + i
+        lines += [
+            "[[operators]]",
+            f'id = "{op}"',
+            f'endpoint = "PJSIP/{op}"',
+            "skills = { general = 3, market = 3, labour = 3 }",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def start_stack(
     config: str, prefix: str, extra_env: dict[str, str] | None = None, log: Any = None
 ) -> Stack:

@@ -45,29 +45,12 @@ from _common import (
     metric_total,
     pct,
     print_table,
+    seats_toml,
     start_stack,
     write_results,
 )
 
 Phase = tuple[dict[str, Any], dict[str, Any], list[tuple[str, Any, str]]]
-
-
-def seats_toml(n: int) -> str:
-    lines = [
-        'greeting_sound = "sound:hotline/welcome"',
-        "wrapup_s = 1.0",
-        "ring_timeout_s = 10.0",
-        'log_level = "WARNING"',
-    ]
-    for i in range(n):
-        op = 1001 + i
-        lines += [
-            "[[operators]]",
-            f'id = "{op}"',
-            f'endpoint = "PJSIP/{op}"',
-            "skills = { general = 3, market = 3, labour = 3 }",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 def main_phase(args: argparse.Namespace) -> Phase | None:

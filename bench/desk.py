@@ -41,30 +41,12 @@ import psutil
 import redis.asyncio as aioredis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, get_json, pct, print_table, start_stack, write_results
+from _common import ROOT, get_json, pct, print_table, seats_toml, start_stack, write_results
 
 TOKEN = "bench-desk-admin-token"
 FIRST_SEAT = 1001
 STREAM = "hotline:events"
 TICK = "bench.tick"
-
-
-def desk_toml(seats: int) -> str:
-    lines = [
-        'greeting_sound = "sound:hotline/welcome"',
-        "wrapup_s = 1.0",
-        "ring_timeout_s = 10.0",
-        'log_level = "WARNING"',
-    ]
-    for i in range(seats):
-        op = FIRST_SEAT + i
-        lines += [
-            "[[operators]]",
-            f'id = "{op}"',
-            f'endpoint = "PJSIP/{op}"',
-            "skills = { general = 3, market = 3, labour = 3 }",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -417,7 +399,7 @@ def main() -> int:
     log = Path(tempfile.mkdtemp(prefix="bench-desk-log-")) / "server.log"
     env = {"HOTLINE_ADMIN_TOKEN": TOKEN, "HOTLINE_RECONNECT_MAX_S": "1"}
     with log.open("wb") as log_file:
-        stack = start_stack(desk_toml(args.clients), "bench-desk-", env, log_file)
+        stack = start_stack(seats_toml(args.clients), "bench-desk-", env, log_file)
         try:
             wait_healthy(stack.base)
             res = asyncio.run(bench(args, stack))

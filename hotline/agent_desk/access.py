@@ -171,11 +171,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if rule.page and request.method in SAFE_METHODS:
             raise web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='')}")
         raise Unauthorized("sign in, or send an API token (Authorization: Bearer …)")
+    if session is not None:
+        request[SESSION] = session  # a refusal's page still shows who is signed in
     if who.role not in rule.roles:
         raise Forbidden(f"a {who.role.value} may not do this", role=who.role.value)
     if session is not None and request.method not in SAFE_METHODS:
         await _check_csrf(request, session)
     request[ACTOR] = who
-    if session is not None:
-        request[SESSION] = session
     return await handler(request)

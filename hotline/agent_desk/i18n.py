@@ -18,10 +18,19 @@ FOLDER = Path(__file__).with_name("messages")
 
 @cache
 def catalogue(locale: str) -> dict[str, str]:
-    path = FOLDER / f"{locale}.toml"
-    if locale not in LOCALES or not path.exists():
+    """The locale's texts: ``<locale>.toml`` and each page area's ``<locale>.<area>.toml``
+    (a key may be defined once only)."""
+    if locale not in LOCALES:
         return {}
-    return {k: str(v) for k, v in tomllib.loads(path.read_text(encoding="utf-8")).items()}
+    out: dict[str, str] = {}
+    for path in [FOLDER / f"{locale}.toml", *sorted(FOLDER.glob(f"{locale}.*.toml"))]:
+        if not path.exists():
+            continue
+        for k, v in tomllib.loads(path.read_text(encoding="utf-8")).items():
+            if k in out:
+                raise ValueError(f"{path.name}: {k} is already defined")
+            out[k] = str(v)
+    return out
 
 
 def text(locale: str, key: str, **values: object) -> str:

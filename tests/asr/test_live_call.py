@@ -51,7 +51,7 @@ async def test_given_both_sides_speaking_when_the_call_ends_then_transcript_and_
     )
     srv = await server_factory(settings)
     await ready_all(srv, ["1001"])
-    _, token = await srv[SERVICES].directory.add_user("op1001", Role.OPERATOR)
+    _, token = await srv[SERVICES].directory.add_user("1001", Role.OPERATOR)  # seat 1001's own
     auth = {"Authorization": f"Bearer {token}"}
     http = aiohttp.ClientSession(headers=auth)
     pushed: list[tuple[str, dict[str, Any]]] = []

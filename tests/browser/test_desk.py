@@ -259,3 +259,33 @@ async def test_given_a_caller_hangs_up_while_the_seat_rings_then_the_panel_close
     await page.keyboard.press("Alt+N")  # not ready, by the keyboard
     await page.wait_for_selector("#seat-state[data-state=not_ready]", timeout=10_000)
     assert desk.errors == []
+
+
+async def test_given_a_user_when_they_switch_to_english_then_it_stays_with_their_account(
+    standin, redis_url, server_factory, model_path, desk_tab
+) -> None:
+    srv = await _server(standin, redis_url, server_factory, model_path)
+    directory = srv.app[TICKETS].directory
+    await directory.add_user("banzhang", Role.SUPERVISOR, name="值班长")
+    await directory.set_password("banzhang", PASSWORD)
+    desk = await desk_tab(srv.url)
+    page = desk.page
+    await page.goto(f"{srv.url}/login")
+    assert await page.inner_text("h1") == "12345 政务服务便民热线", "Chinese first"
+    await desk.shot("login-zh")
+    await desk.sign_in("banzhang")
+    assert page.url.endswith("/home")
+    await desk.shot("home-supervisor-zh")
+    await page.goto(f"{srv.url}/desk")  # a supervisor has no seat: the page says why
+    assert "无权" in await page.inner_text("main")
+    await desk.shot("desk-forbidden-zh")
+    await page.goto(f"{srv.url}/home")
+    async with page.expect_navigation():
+        await page.select_option("select[name=locale]", "en")
+    assert "Home" in await page.inner_text("h1")
+    await page.click("text=Sign out")
+    await page.wait_for_url("**/login")
+    await desk.sign_in("banzhang")
+    assert "Home" in await page.inner_text("h1"), "the choice is kept with the account"
+    await desk.shot("home-supervisor-en")
+    assert [e for e in desk.errors if "403" not in e] == []

@@ -14,8 +14,9 @@ a page a 303 to /login (GET) or a 401 (POST, which cannot be redirected into a f
 
 from __future__ import annotations
 
-import re
+import importlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -23,50 +24,22 @@ import aiohttp
 from hotline.keys import TICKETS
 from hotline.roles import Role
 from tests.conftest import ADMIN, Server, make_settings, seats
+from tests.integration.access_rows import (
+    CSRF_ATTR,
+    DECIDING,
+    EVERY_ROLE,
+    HOTLINE,
+    LOGIN_TOKEN,
+    PASSWORD,
+    SUPERVISING,
+    USERS,
+    WHO,
+    Row,
+    api,
+    page,
+    public,
+)
 
-PASSWORD = "correct-horse-9"
-HOTLINE = frozenset({"operator", "dispatcher", "supervisor", "admin"})
-EVERY_ROLE = HOTLINE | {"department", "system"}
-WHO = ("anonymous", "operator", "dispatcher", "supervisor", "department", "admin", "system")
-USERS = {  # role → username (an operator's username is their seat)
-    "operator": "1001",
-    "dispatcher": "paidan",
-    "supervisor": "banzhang",
-    "department": "shuiwu",
-    "admin": "chief",
-    "system": "survey",
-}
-CSRF_ATTR = re.compile(r'data-csrf="([^"]+)"')
-LOGIN_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@dataclass(frozen=True)
-class Row:
-    """One route's expectation. ``kind``: api, page, public, signed (only a signature
-    opens it, never a token or a session), form (POST /login: anyone, with the form's own
-    token)."""
-
-    path: str  # with its parameters filled in: {ticket}, {article} and {water} from Fixture
-    kind: str = "api"
-    allowed: frozenset[str] = frozenset()
-    json: Any = None
-    form: dict[str, str] | None = None
-
-
-def api(path: str, allowed: frozenset[str] | set[str], json: Any = None) -> Row:
-    return Row(path, "api", frozenset(allowed), json=json)
-
-
-def page(path: str, allowed: frozenset[str] | set[str], form: dict[str, str] | None = None) -> Row:
-    return Row(path, "page", frozenset(allowed), form=form)
-
-
-def public(path: str) -> Row:
-    return Row(path, "public")
-
-
-SUPERVISING = {"supervisor", "admin"}
-DECIDING = {"dispatcher", "supervisor", "admin"}
 TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/"): public("/"),
     ("GET", "/healthz"): public("/healthz"),
@@ -119,6 +92,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("PUT", "/api/ivr/flags/{name}"): api("/api/ivr/flags/night_mode", SUPERVISING, {}),
     ("POST", "/api/ivr/reload"): api("/api/ivr/reload", SUPERVISING),
 }
+for _area in sorted(Path(__file__).parent.glob("rows_*.py")):
+    TABLE.update(importlib.import_module(f"tests.integration.{_area.stem}").ROWS)
 
 
 # -- signing in through the real form ----------------------------------------------------------
