@@ -193,6 +193,12 @@ class Settings(BaseSettings):
     overflow_callback_after_s: float = 120.0
     overflow_divert_after_s: float = 1e9
     overflow_divert_queue: str = ""
+    # A caller on the general skill whose recorded description points to one of these
+    # departments (codes of the draft's taxonomy) is offered to that skill's seats first,
+    # the general ones kept behind it for the widening steps.
+    department_skills: dict[str, str] = Field(
+        default_factory=lambda: {"market": "market", "hrss": "labour"}
+    )
 
     # Tickets and the closed loop
     timezone: str = "Asia/Shanghai"

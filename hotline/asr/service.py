@@ -17,7 +17,7 @@ from .draft import DraftRules
 from .engine import EnginePool, PoolConfig
 from .model import Decoding, model_dir
 from .receiver import RtpReceiver
-from .tap import LiveTranscriber, Publish
+from .tap import LiveTranscriber, OnDescriptionDraft, Publish
 from .transcript import draft_json
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,13 @@ class Live:
         await self.pool.stop()
 
 
-async def start(settings: Settings, ari: Any, publish: Publish, metrics: Any) -> Live:
+async def start(
+    settings: Settings,
+    ari: Any,
+    publish: Publish,
+    metrics: Any,
+    on_description_draft: OnDescriptionDraft | None = None,
+) -> Live:
     pool = EnginePool(pool_config(settings), metrics)
     await pool.start()
     receiver = RtpReceiver(metrics, idle_s=settings.asr_idle_s)
@@ -73,7 +79,15 @@ async def start(settings: Settings, ari: Any, publish: Publish, metrics: Any) ->
     advertise = settings.asr_rtp_advertise or f"{settings.asr_rtp_host}:{port}"
     recordings = Path(settings.recordings_dir) if settings.recordings_dir else None
     transcriber = LiveTranscriber(
-        ari, pool, receiver, advertise, publish, draft_rules(settings), metrics, recordings
+        ari,
+        pool,
+        receiver,
+        advertise,
+        publish,
+        draft_rules(settings),
+        metrics,
+        recordings,
+        on_description_draft,
     )
     log.info("speech recognition: RTP on %s, %d workers", advertise, settings.asr_workers)
     return Live(pool, receiver, transcriber)

@@ -36,7 +36,13 @@ def speech(settings: Settings) -> Ctx:
                 await app[STORE].publish(event, now, **data)
 
             try:
-                live = await service.start(settings, app[ARI], publish, app[METRICS])
+                live = await service.start(
+                    settings,
+                    app[ARI],
+                    publish,
+                    app[METRICS],
+                    app[HOOKS].on_description_draft,  # the queue's, built before speech
+                )
             except Exception as exc:
                 log.error("speech recognition off: %s", exc)
         if live is not None:

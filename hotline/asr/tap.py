@@ -31,6 +31,7 @@ from .worker import Result
 log = logging.getLogger(__name__)
 
 Publish = Callable[..., Awaitable[None]]
+OnDescriptionDraft = Callable[[str, dict[str, Any]], Awaitable[object]]
 TAP_STASIS_WAIT_S = 3.0  # a tap channel not in Stasis by then is given up (post-call)
 DESCRIPTION_KEEP_S = 3 * 3600.0  # a description waits this long for its call to be answered
 
@@ -76,6 +77,7 @@ class LiveTranscriber:
         rules: DraftRules,
         metrics: Any = None,
         recordings: Path | None = None,
+        on_description_draft: OnDescriptionDraft | None = None,
     ) -> None:
         self.ari = ari
         self.pool = pool
@@ -86,6 +88,7 @@ class LiveTranscriber:
         self.metrics = metrics
         self.calls: dict[str, _CallTap] = {}
         self.recordings = recordings  # where Asterisk's recordings can be read, if anywhere
+        self.on_description_draft = on_description_draft  # the queue re-queues by it
         self.descriptions: dict[str, list[Segment]] = {}  # call id → the caller's own words
         self._described_at: dict[str, float] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -232,6 +235,11 @@ class LiveTranscriber:
             await self.publish("transcript.description", time.time(), **data)
         except Exception as exc:
             log.warning("call %s: transcript.description not published: %r", call_id, exc)
+        if draft is not None and self.on_description_draft is not None:
+            try:
+                await self.on_description_draft(call_id, data["draft"])
+            except Exception:
+                log.exception("call %s: the queue could not act on the description", call_id)
 
     async def finish(self, call_id: str) -> Finished | None:
         """The call ended: tear down its taps, collect the last words, make the draft."""

@@ -41,6 +41,10 @@ class QueueEstimates:
     def own(self, call_id: str) -> None:
         self._owned.add(call_id)
 
+    def stale(self) -> None:
+        """The queue's order changed (a call moved up): estimate afresh on the next tick."""
+        self._estimated_at = 0.0
+
     def forget(self, call_id: str) -> None:
         self.by_call.pop(call_id, None)
         self._escalated.pop(call_id, None)

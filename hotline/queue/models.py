@@ -78,7 +78,8 @@ class Task:
     """A call waiting for an operator.
 
     ``skills`` is ordered: the first is what the caller needs; later ones are acceptable
-    alternates the widening steps may open. Higher ``priority`` is served first.
+    alternates the widening steps may open. Higher ``priority`` is served first. ``urgent``:
+    the caller's own description was found urgent while waiting (its priority raised once).
     """
 
     call_id: str
@@ -90,6 +91,7 @@ class Task:
     line: str = ""
     owner: str = ""
     excluded: frozenset[str] = field(default_factory=frozenset)
+    urgent: bool = False
 
     @property
     def skill(self) -> str:
@@ -122,6 +124,8 @@ def widening_from_steps(after: list[float]) -> tuple[WideningStep, ...]:
         WideningStep(max(first, second), 1, 1),
     )
 
+
+GENERAL_SKILL = "general"  # every seat's fallback; a call on it may be refined to a specialist
 
 PRIORITY_URGENT = 20
 PRIORITY_ELDERLY = 10

@@ -5,15 +5,24 @@
   task's skills at the proficiency its widening level allows. Among the eligible, the
   earliest acceptable skill wins, then best proficiency, then the configured order
   (longest idle by default).
+* A waiting caller's recorded description may refine its task (:func:`refine_waiting`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
-from .models import DEFAULT_WIDENING, Operator, OperatorState, Task, WideningStep
+from .models import (
+    DEFAULT_WIDENING,
+    GENERAL_SKILL,
+    Operator,
+    OperatorState,
+    Task,
+    WideningStep,
+    boosted_priority,
+)
 
 Order = Literal["longest_idle", "round_robin", "least_calls", "least_talk"]
 
@@ -120,3 +129,54 @@ def plan_assignments(
             plan.append(chosen)
             del free[chosen.operator.id]
     return plan
+
+
+@dataclass(frozen=True, slots=True)
+class Description:
+    """What the queue needs of the draft made from a waiting caller's description."""
+
+    urgent: bool = False
+    department: str = ""
+    urgent_reasons: tuple[str, ...] = ()
+
+    @classmethod
+    def from_draft(cls, draft: Mapping[str, Any]) -> Description:
+        return cls(
+            bool(draft.get("urgent")),
+            str(draft.get("department") or ""),
+            tuple(str(r) for r in draft.get("urgent_reasons") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Refinement:
+    task: Task  # the task as it is to be from now on
+    reasons: tuple[str, ...]  # "urgent", "department"
+
+
+def refine_waiting(
+    task: Task | None,
+    state: str | None,
+    description: Description,
+    department_skills: Mapping[str, str],
+    general: str = GENERAL_SKILL,
+) -> Refinement | None:
+    """How a waiting call changes once its description's draft is known, or None.
+
+    Only a call still waiting changes (one being offered or answered is left alone). An
+    urgent description raises its priority, once. A call on the general skill whose
+    department maps to a skill gets that skill first, the old ones kept behind it for the
+    widening steps. The enqueue time never changes, so the call keeps its place among equals.
+    """
+    if task is None or state != "waiting":
+        return None
+    changes: dict[str, Any] = {}
+    reasons: list[str] = []
+    if description.urgent and not task.urgent:
+        changes.update(urgent=True, priority=boosted_priority(task.priority, urgent=True))
+        reasons.append("urgent")
+    skill = department_skills.get(description.department, "")
+    if task.skill == general and skill and skill != general:
+        changes["skills"] = (skill, *(s for s in task.skills if s != skill))
+        reasons.append("department")
+    return Refinement(replace(task, **changes), tuple(reasons)) if changes else None

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .estimates import QueueEstimates
 from .models import Operator, OperatorState, Task
 from .operators import OperatorStates
-from .policy import PolicyConfig, plan_assignments
+from .policy import Description, PolicyConfig, Refinement, plan_assignments, refine_waiting
 from .store import RedisStore
 from .wait import OverflowPolicy, WaitEstimator
 
@@ -50,6 +51,7 @@ class Router:
         clock: Callable[[], float] = time.time,
         wait: WaitEstimator | None = None,
         overflow: OverflowPolicy = OverflowPolicy(),
+        department_skills: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.instance_id = instance_id
@@ -58,6 +60,7 @@ class Router:
         self.tick_s = tick_s
         self.clock = clock
         self.stats = RouterStats()
+        self.department_skills = dict(department_skills or {})
         self.offers: asyncio.Queue[tuple[str, Operator]] = asyncio.Queue()
         self.operators = OperatorStates(store, wrapup_s, clock, on_ready=self.wake)
         self.estimates = QueueEstimates(store, wait, overflow, clock, every_s=max(tick_s, 2.0))
@@ -171,6 +174,52 @@ class Router:
         )
         await self.store.publish("agent.state", now, operator=op_id, state=S.ON_CALL.value)
         return wait
+
+    async def described(self, call_id: str, draft: Mapping[str, Any]) -> Refinement | None:
+        """The draft of what a waiting caller recorded is known: an urgent one raises the
+        call's priority, and a call on the general skill gets its department's skill first.
+        Nothing changes for a call already offered, answered or gone."""
+        description = Description.from_draft(draft)
+        made: list[Refinement] = []
+
+        def change(task: Task | None, state: str | None) -> Task | None:
+            made.clear()
+            refined = refine_waiting(task, state, description, self.department_skills)
+            if refined is None:
+                return None
+            made.append(refined)
+            return refined.task
+
+        changed = await self.store.change_waiting_task(call_id, change)
+        if changed is None:
+            return None
+        old, new = changed
+        log.info(
+            "call %s requeued: %s, skills %s -> %s, priority %d -> %d",
+            call_id,
+            "+".join(made[0].reasons),
+            ",".join(old.skills),
+            ",".join(new.skills),
+            old.priority,
+            new.priority,
+        )
+        await self.store.publish(
+            "call.requeued",
+            self.clock(),
+            call_id=call_id,
+            queue=new.queue,
+            old_skill=old.skill,
+            skill=new.skill,
+            skills=list(new.skills),
+            old_priority=old.priority,
+            priority=new.priority,
+            reason=list(made[0].reasons),
+            department=description.department,
+            urgent_reasons=list(description.urgent_reasons),
+        )
+        self.estimates.stale()
+        self.wake()
+        return made[0]
 
     async def release_offer(self, call_id: str, op_id: str) -> None:
         """Undo a reservation nobody is to blame for (the ring was lost in a restart): the

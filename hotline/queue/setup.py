@@ -1,4 +1,5 @@
-"""Builds the routing domain: the Redis store, the seats from the settings, the router."""
+"""Builds the routing domain: the Redis store, the seats from the settings, the router, and
+the call hook by which a waiting caller's described problem re-queues the call."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from ..config import Settings
-from ..keys import INSTANCE, REDIS, ROUTER, STORE
+from ..keys import HOOKS, INSTANCE, REDIS, ROUTER, STORE
 from .models import Operator, widening_from_steps
 from .policy import PolicyConfig
 from .router import Router
@@ -43,8 +44,10 @@ def routing(settings: Settings) -> Ctx:
                 settings.overflow_divert_after_s,
                 settings.overflow_divert_queue,
             ),
+            department_skills=settings.department_skills,
         )
         app[STORE], app[ROUTER] = store, router
+        app[HOOKS].on_description_draft = router.described  # called by speech, built later
         yield
         await router.stop()  # started by the call side, once calls are taken
 

@@ -1,17 +1,20 @@
 """Live routing state in Redis. The only module that knows Redis keys.
 
 Every change two server instances could race on (reserving an operator for a call,
-removing a call from the queue, changing an operator's state) is one Lua script.
+removing a call from the queue, changing an operator's state) is one Lua script
+(:mod:`.scripts`) or one WATCH/MULTI transaction.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import WatchError
 
+from . import scripts
 from .models import Operator, OperatorState, Task
 
 # Score of a waiting task: lower is served first. Priority dominates, then enqueue time.
@@ -20,89 +23,6 @@ PRIORITY_WEIGHT = 1e10
 
 def task_score(task: Task) -> float:
     return task.enqueued_at - task.priority * PRIORITY_WEIGHT
-
-
-_RESERVE = """
--- KEYS: op hash, task hash, waiting zset, ready zset, reservations zset
--- ARGV: op id, call id, now, deadline
-if redis.call('HGET', KEYS[1], 'state') ~= 'ready' then return 0 end
-if redis.call('HGET', KEYS[2], 'state') ~= 'waiting' then return -1 end
-redis.call('HSET', KEYS[1], 'state', 'reserved', 'state_since', ARGV[3], 'call_id', ARGV[2],
-           'last_offer_at', ARGV[3], 'reason', '')
-redis.call('HSET', KEYS[2], 'state', 'offered', 'operator', ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[2])
-redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('ZADD', KEYS[5], ARGV[4], ARGV[2])
-return 1
-"""
-
-_RELEASE = """
--- Offer not taken: the call goes back to its place (its score is unchanged, so it stays
--- ahead of later callers); the operator goes to ARGV[3] (ready or not_ready).
--- KEYS: op hash, task hash, waiting zset, ready zset, reservations zset
--- ARGV: op id, call id, op target state, now, reason, operators this call skips
-redis.call('ZREM', KEYS[5], ARGV[2])
-local released = 0
-if redis.call('HGET', KEYS[1], 'call_id') == ARGV[2]
-   and redis.call('HGET', KEYS[1], 'state') == 'reserved' then
-  redis.call('HSET', KEYS[1], 'state', ARGV[3], 'state_since', ARGV[4], 'call_id', '',
-             'reason', ARGV[5])
-  if ARGV[3] == 'ready' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1]) end
-  released = 1
-end
-if redis.call('HGET', KEYS[2], 'state') == 'offered'
-   and redis.call('HGET', KEYS[2], 'operator') == ARGV[1] then
-  redis.call('HSET', KEYS[2], 'state', 'waiting', 'operator', '')
-  redis.call('ZADD', KEYS[3], redis.call('HGET', KEYS[2], 'score'), ARGV[2])
-  redis.call('HINCRBY', KEYS[2], 'offers', 1)
-  redis.call('HSET', KEYS[2], 'excluded', ARGV[6])
-  return released + 2
-end
-return released
-"""
-
-_ANSWER = """
--- KEYS: op hash, task hash, reservations zset
--- ARGV: op id, call id, now
-if redis.call('HGET', KEYS[2], 'operator') ~= ARGV[1] then return 0 end
-redis.call('ZREM', KEYS[3], ARGV[2])
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[1], 'state', 'on_call', 'state_since', ARGV[3], 'call_id', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'calls_today', 1)
-return 1
-"""
-
-_REMOVE_TASK = """
--- The caller left (abandon or hang-up) or the call left the queue another way.
--- KEYS: task hash, waiting zset, reservations zset, ready zset
--- ARGV: call id, now
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return nil end
-local op = redis.call('HGET', KEYS[1], 'operator')
-local enq = redis.call('HGET', KEYS[1], 'enqueued_at')
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-return {state, op or '', enq}
-"""
-
-_SET_STATE = """
--- Change an operator's state if its current state is one of ARGV[5..].
--- KEYS: op hash, ready zset
--- ARGV: op id, target state, now, reason, allowed current states...
-local cur = redis.call('HGET', KEYS[1], 'state')
-if not cur then return {'missing'} end
-local ok = false
-for i = 5, #ARGV do if ARGV[i] == cur then ok = true end end
-if not ok then return {'refused', cur} end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'state_since', ARGV[3], 'reason', ARGV[4])
-if ARGV[2] ~= 'reserved' and ARGV[2] ~= 'on_call' then
-  redis.call('HSET', KEYS[1], 'call_id', '')
-end
-if ARGV[2] == 'ready' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-else redis.call('ZREM', KEYS[2], ARGV[1]) end
-return {'ok', cur}
-"""
 
 
 LIVE_CALL_TTL_S = 86_400  # a live call's progress outlives no call by more than a day
@@ -117,11 +37,11 @@ class RedisStore:
         # union return types cannot express.
         self.r: Any = client
         self.p = prefix
-        self._reserve = client.register_script(_RESERVE)
-        self._release = client.register_script(_RELEASE)
-        self._answer = client.register_script(_ANSWER)
-        self._remove = client.register_script(_REMOVE_TASK)
-        self._set_state = client.register_script(_SET_STATE)
+        self._reserve = client.register_script(scripts.RESERVE)
+        self._release = client.register_script(scripts.RELEASE)
+        self._answer = client.register_script(scripts.ANSWER)
+        self._remove = client.register_script(scripts.REMOVE_TASK)
+        self._set_state = client.register_script(scripts.SET_STATE)
         # Seats' static data (skills, languages, endpoint) rarely changes; a routing pass
         # reads only the ready set and its scores, plus counters when the order needs them.
         self._static: dict[str, tuple[str, dict[str, int], frozenset[str]]] = {}
@@ -326,6 +246,32 @@ class RedisStore:
     async def get_task(self, call_id: str) -> Task | None:
         data = await self.r.hgetall(self.k_task(call_id))
         return _task(data) if data and b"skills" in data else None
+
+    async def change_waiting_task(
+        self, call_id: str, change: Callable[[Task | None, str | None], Task | None]
+    ) -> tuple[Task, Task] | None:
+        """Change a queued call's skills and priority in one WATCH/MULTI transaction:
+        ``change`` sees the task and its state ("waiting", "offered"; None when gone) and
+        returns the task as it is to be, or None. An offer, answer or hang-up in between
+        makes it look again, so a call being offered is never moved. Returns (old, new)."""
+        key = self.k_task(call_id)
+        async with self.r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    data = await pipe.hgetall(key)
+                    old = _task(data) if data and b"skills" in data else None
+                    new = change(old, _s(data, "state") or None)
+                    if old is None or new is None:
+                        return None
+                    fields = _task_fields(new)
+                    pipe.multi()
+                    pipe.hset(key, mapping={k: fields[k] for k in _CHANGEABLE})
+                    pipe.zadd(self.k_waiting, {call_id: task_score(new)}, xx=True)
+                    await pipe.execute()
+                    return old, new
+                except WatchError:
+                    continue
 
     async def task_state(self, call_id: str) -> str | None:
         v = await self.r.hget(self.k_task(call_id), "state")
@@ -540,6 +486,9 @@ def _operator(d: Mapping[bytes, bytes]) -> Operator:
     )
 
 
+_CHANGEABLE = ("skills", "priority", "score", "urgent")  # of a waiting task
+
+
 def _task_fields(t: Task) -> dict[str, str]:
     return {
         "call_id": t.call_id,
@@ -554,6 +503,7 @@ def _task_fields(t: Task) -> dict[str, str]:
         "operator": "",
         "score": repr(task_score(t)),
         "excluded": ",".join(sorted(t.excluded)),
+        "urgent": "1" if t.urgent else "",
     }
 
 
@@ -568,6 +518,7 @@ def _task(d: Mapping[bytes, bytes]) -> Task:
         line=_s(d, "line"),
         owner=_s(d, "owner"),
         excluded=frozenset(x for x in _s(d, "excluded").split(",") if x),
+        urgent=_s(d, "urgent") == "1",
     )
 
 

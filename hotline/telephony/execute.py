@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ..queue.models import Task
+from ..queue.models import GENERAL_SKILL, Task
 from . import session as s
 from .exceptions import AriError, AriNotFound
 from .records import Ringing
@@ -65,7 +65,7 @@ async def enqueue(r: CallRunner, cmd: s.Enqueue) -> tuple[Task, Task]:
     task = Task(
         call_id=cmd.call_id,
         queue=skill,
-        skills=(skill,) if skill == "general" else (skill, "general"),
+        skills=(skill,) if skill == GENERAL_SKILL else (skill, GENERAL_SKILL),
         language=cmd.language or line.language,
         priority=line.priority if cmd.priority is None else cmd.priority,
         enqueued_at=r.host.clock(),

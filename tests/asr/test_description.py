@@ -70,3 +70,48 @@ async def test_given_a_recorded_description_when_transcribed_then_desk_and_draft
     stored = await wait_for(row, what="call record", timeout=20)
     segments = json.loads(stored.transcript)
     assert segments[0]["source"] == "description" and "请问" in segments[0]["text"]
+
+
+async def test_given_a_described_wage_claim_while_waiting_then_the_labour_seat_gets_the_call(
+    standin: Any, redis_url: str, server_factory: Any, model_path: str, say: Any, tmp_path: Path
+) -> None:
+    """12345 (the general skill): the draft of the caller's words finds wage arrears (the
+    hrss department), which the default table sends to the labour skill; the call is
+    re-queued with labour first, the general skill behind it, and the labour seat answers
+    although the general one has been free longer."""
+    standin.sim.recordings_dir = str(tmp_path)
+    add_seats(standin, 2)
+    settings = make_settings(
+        standin,
+        redis_url,
+        operators=[*seats(1, {"general": 3}), *seats(1, {"labour": 3}, first=1002)],
+        describe_after_s=0.2,
+        describe_min_wait_s=0,
+        announce_first_s=0,
+        asr_enabled=True,
+        asr_workers=1,
+        asr_model=model_path,
+        recordings_dir=str(tmp_path),
+    )
+    srv = await server_factory(settings)
+    wav = say("公司拖欠工资三个月了，老板不见了。")
+    caller = standin.sim.incoming_call("13800000202", "12345", speech=str(wav))
+    name = f"describe-{caller.id}"
+    await wait_for(lambda: name in standin.sim.live_recordings, what="recording the caller")
+    await asyncio.sleep(5.0)  # the caller speaks
+    standin.sim.stop_recording(name)
+    requeued = await wait_for(
+        lambda: _events(srv, "call.requeued"), what="the call re-queued", timeout=30
+    )
+    description = (await _events(srv, "transcript.description"))[0]
+    assert description["draft"]["department"] == "hrss"
+    assert requeued[0]["call_id"] == caller.id and requeued[0]["reason"] == ["department"]
+    assert (requeued[0]["old_skill"], requeued[0]["skills"]) == ("general", ["labour", "general"])
+    task = await srv[STORE].get_task(caller.id)
+    assert task is not None and task.skills == ("labour", "general") and task.queue == "general"
+
+    await ready_all(srv, ["1001", "1002"])
+    await asyncio.wait_for(caller.bridged_with_agent.wait(), 5)
+    answered = await wait_for(lambda: _events(srv, "call.answered"), what="answered")
+    assert answered[0]["call_id"] == caller.id and answered[0]["operator"] == "1002"
+    standin.sim.remote_hangup(caller.id)
