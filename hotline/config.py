@@ -181,6 +181,10 @@ class Settings(BaseSettings):
 
     # Routing and service level
     sla_seconds: float = 15.0
+    service_level_target: float = Field(default=0.8, ge=0.0, le=1.0)  # within sla_seconds
+    board_queue_waiting_max: int = 5  # the board warns when a queue has more callers waiting
+    board_stuck_not_ready_s: float = 900.0  # an operator not ready longer is shown stuck
+    board_stuck_wrapup_s: float = 120.0  # ... or in wrap-up longer
     short_abandon_seconds: float = 5.0
     widening_steps_s: list[float] = Field(default_factory=lambda: [5.0, 10.0])
     operator_order: Literal["longest_idle", "round_robin", "least_calls", "least_talk"] = (
