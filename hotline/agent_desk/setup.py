@@ -14,6 +14,7 @@ from aiohttp import web
 from ..config import Settings
 from ..keys import HOOKS, REDIS, STORE, TICKETS
 from .access import ACTIVE, SESSIONS, ActiveCache
+from .board import add_board
 from .desk import PANELS, add_desk
 from .events import HUB
 from .hub import EventHub
@@ -28,6 +29,7 @@ Ctx = Callable[[web.Application], AsyncIterator[None]]
 def routes(app: web.Application) -> None:
     add_pages(app)
     add_desk(app)
+    add_board(app)
     app.on_shutdown.append(_end_streams)
 
 
