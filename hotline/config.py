@@ -224,6 +224,13 @@ class Settings(BaseSettings):
     sync_secret: str = ""
     sync_interval_s: float = 1.0
     sync_lease_s: float = 30.0
+    # Department portal: files sent with a reply, under data_dir unless absolute
+    attachments_dir: Path = Path("attachments")
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_types: list[str] = Field(  # extensions; each is checked by content too
+        default_factory=lambda: ["jpg", "jpeg", "png", "gif", "pdf", "doc", "docx", "xls", "xlsx"]
+    )
+    portal_due_soon_days: int = 2  # working days before the deadline an inbox row turns amber
 
     # Logging
     log_level: str = "INFO"

@@ -20,7 +20,9 @@ from .events import HUB
 from .hub import EventHub
 from .pages import LIMITER, add_pages
 from .panels import PanelStore, make_panel
+from .portal import add_portal
 from .sessions import LoginLimiter, SessionStore, Throttle
+from .wallboard import add_wallboard
 
 log = logging.getLogger(__name__)
 Ctx = Callable[[web.Application], AsyncIterator[None]]
@@ -30,6 +32,8 @@ def routes(app: web.Application) -> None:
     add_pages(app)
     add_desk(app)
     add_board(app)
+    add_wallboard(app)
+    add_portal(app)
     app.on_shutdown.append(_end_streams)
 
 

@@ -387,3 +387,20 @@ runtime_flags = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("updated_by", Id, nullable=True),
 )
+
+# Files a department sends with its reply: kept on disk under a name the server made
+# (``stored_name``); ``filename`` is the upload's own name, only ever shown.
+attachments = Table(
+    "ticket_attachments",
+    metadata,
+    _id(),
+    _ticket_fk(),
+    Column("stored_name", String(64), nullable=False, unique=True),
+    Column("filename", String(200), nullable=False),
+    Column("content_type", String(120), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("department_id", Id, nullable=True),
+    Column("by", Id, nullable=True),
+    _at(),
+)
