@@ -12,12 +12,15 @@ inbox refreshes itself every 30 seconds (htmx), announced politely to screen rea
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from ..errors import Forbidden
+from ..keys import SETTINGS
 from ..roles import Role
 from ..tickets.portal import subtree as dept_subtree
 from ..tickets.portal_http import PORTAL, install, ops
@@ -104,7 +107,21 @@ def _config(request: web.Request) -> str:
     )
 
 
+def local_time(tz: ZoneInfo) -> Any:
+    """A Jinja filter: an ISO time (stored in UTC) as the office's wall clock reads it."""
+
+    def fmt(value: object) -> str:
+        if not value:
+            return "—"
+        at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+    return fmt
+
+
 def add_portal(app: web.Application) -> None:
+    env = aiohttp_jinja2.get_env(app)
+    env.filters["portal_time"] = local_time(ZoneInfo(app[SETTINGS].timezone))
     add(app, "GET", "/portal", portal_page, PAGE)
     add(app, "GET", "/portal/inbox", inbox_fragment, DEPARTMENT)
     add(app, "GET", "/portal/tickets/{number}", ticket_page, PAGE)
