@@ -147,16 +147,18 @@
   }
   function renderTrend(trend) {
     if (!window.echarts) return;
+    $("trend-note").hidden = !!trend.usual; // before drawing: it takes the chart's room
     if (!chart) {
-      chart = window.echarts.init($("trend-chart"), null, { renderer: "canvas" });
-      window.addEventListener("resize", () => {
+      const box = $("trend-chart");
+      chart = window.echarts.init(box, null, { renderer: "canvas" });
+      // The chart follows its box (the window, or the note above it); type follows the width.
+      new ResizeObserver(() => {
         chart.resize();
         if (lastTrend) chart.setOption(chartOption(lastTrend), { notMerge: true });
-      });
+      }).observe(box);
     }
     lastTrend = trend;
     chart.setOption(chartOption(trend), { notMerge: true });
-    $("trend-note").hidden = !!trend.usual;
   }
 
   // -- talking to the server -----------------------------------------------------------------
