@@ -255,9 +255,10 @@ async def test_given_deadlines_then_the_inbox_orders_and_colours_them(
 
 
 async def test_given_a_month_of_work_then_the_scorecard_counts_it_against_the_city(
-    standin, redis_url, server_factory
+    standin, redis_url, server_factory, database_url
 ) -> None:  # type: ignore[no-untyped-def]
-    srv = await server_factory(make_settings(standin, redis_url))
+    """On SQLite and PostgreSQL: the scorecard's SQL, the inbox and an attachment."""
+    srv = await server_factory(make_settings(standin, redis_url, database_url=database_url))
     c = await city(srv)
     a, b = await c.ticket("water"), await c.ticket("water")
     g = await c.ticket("gas")
@@ -271,6 +272,10 @@ async def test_given_a_month_of_work_then_the_scorecard_counts_it_against_the_ci
     assert (await c.act("paidan", a, rate))[0] == 200
     assert (await c.act("shuiwu", b, {"action": "return", "reason": "不属于本单位"}))[0] == 200
     assert (await c.act("ranqi", g, {"action": "sign"}))[0] == 200
+    status, saved = await c.upload("ranqi", g, "照片.jpg", b"\xff\xd8\xff\xe0" + b"0" * 100)
+    assert status == 201, saved
+    assert (await c.get("ranqi", saved["url"]))[0] == 200
+    assert (await c.get("shuiwu", saved["url"]))[0] == 404
     status, raw, _ = await c.get("shuiwu", f"/api/departments/{c.depts['water']}/scorecard")
     assert status == 200
     card = json.loads(raw)
