@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.tickets import schema as t
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound file of .doc and .xls
 ZIP = b"PK\x03\x04"  # the container of .docx and .xlsx
 HEAD = 8192
+MAX_PER_TICKET = 20  # a reply's evidence, not a file store: bounds what one ticket can hold
 # extension → (the type it is served as, the first bytes it must start with)
 KINDS: dict[str, tuple[str, tuple[bytes, ...]]] = {
     "jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
@@ -140,6 +141,11 @@ class AttachmentStore:
     ) -> dict[str, Any]:
         """Write the upload under a new name and record it; refused uploads leave nothing."""
         ext = check_name(filename, self.rules.types)
+        a = t.attachments
+        async with self.engine.connect() as conn:
+            held = await conn.scalar(select(func.count()).where(a.c.ticket_id == ticket_id))
+        if (held or 0) >= MAX_PER_TICKET:
+            raise AttachmentInvalid(f"a ticket holds at most {MAX_PER_TICKET} files")
         folder = self.rules.folder
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         stored = f"{secrets.token_hex(16)}.{ext}"
