@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import Settings
-from ..keys import AMI, ARI, IVR, SETTINGS, STORE, TICKETS
+from ..errors import HotlineError
+from ..keys import AMI, ARI, CONTROLLER, IVR, SETTINGS, STORE, TICKETS
 from ..metrics.figures import Counts
 from ..queue.models import Operator, OperatorState, Task
 from ..roles import Role
@@ -27,7 +29,10 @@ from . import i18n
 from .access import add, roles
 from .events import HUB
 from .pages import locale_of
-from .web import json_response
+from .web import actor, json_response, read_body
+
+if TYPE_CHECKING:
+    from ..telephony.coaching import Coaching
 
 SUPERVISING = roles(Role.SUPERVISOR, Role.ADMIN)
 WORKING = (
@@ -68,7 +73,30 @@ JS_MESSAGES = (
     "board_staffing_line",
     "board_staffing_none",
     "board_done",
+    "board_listen",
+    "board_whisper",
+    "board_barge",
+    "board_coach_stop",
+    "board_coached",
 )
+
+
+class CoachInvalid(HotlineError):
+    error_id = "coach-invalid"
+    status = 422
+
+
+class CoachUnavailable(HotlineError):
+    error_id = "coach-unavailable"
+    status = 503
+
+
+class CoachBody(BaseModel):
+    """The supervisor's own seat (an endpoint such as PJSIP/2001; never a trunk dial)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    mode: str = Field(pattern=r"^(listen|whisper|barge)$")
+    seat: str = Field(pattern=r"^[A-Z0-9]{2,8}/[A-Za-z0-9_.-]{1,40}$")
 
 
 async def board_page(request: web.Request) -> web.Response:
@@ -89,7 +117,9 @@ def _waiting(tasks: list[Task], now: float) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _operators(ops: list[Operator], now: float, s: Settings) -> list[dict[str, Any]]:
+def _operators(
+    ops: list[Operator], now: float, s: Settings, coached: dict[str, str]
+) -> list[dict[str, Any]]:
     return [
         {
             "id": op.id,
@@ -99,6 +129,7 @@ def _operators(ops: list[Operator], now: float, s: Settings) -> list[dict[str, A
             "in_state_s": round(now - op.state_since, 1) if op.state_since else None,
             "call_id": op.call_id,
             "calls_today": op.calls_today,
+            "coached": coached.get(op.call_id, "") if op.call_id else "",
             "stuck": bd.stuck(
                 op, now, not_ready_s=s.board_stuck_not_ready_s, wrapup_s=s.board_stuck_wrapup_s
             ),
@@ -127,7 +158,9 @@ async def build_snapshot(app: web.Application, now: float) -> dict[str, Any]:
     tasks = await store.waiting_tasks()
     waiting = _waiting(tasks, now)
     ops = await store.operators()
-    seats = _operators(ops, now, s)
+    ctl = app.get(CONTROLLER)
+    coached = {c: x.mode for c, x in ctl.coaching.sessions.items()} if ctl else {}
+    seats = _operators(ops, now, s, coached)
     ready = sum(op.state is OperatorState.READY for op in ops)
     working = sum(op.state in WORKING for op in ops)
     at_seats = sum(op.state in AT_A_CALL for op in ops)
@@ -199,6 +232,32 @@ async def snapshot(request: web.Request) -> web.Response:
     return json_response(await build_snapshot(request.app, time.time()))
 
 
+def _coaching(app: web.Application) -> Coaching:
+    ctl = app.get(CONTROLLER)
+    if ctl is None:
+        raise CoachUnavailable("calls are not handled by this server")
+    return ctl.coaching
+
+
+async def coach(request: web.Request) -> web.Response:
+    """Listen, whisper or barge on a live call from the supervisor's own seat."""
+    body = await read_body(request, CoachBody, invalid=CoachInvalid)
+    who = actor(request)
+    call_id = request.match_info["call_id"]
+    sess = await _coaching(request.app).start(
+        call_id, body.mode, body.seat, who.username or who.role.value
+    )
+    return json_response(sess.describe(), status=202)
+
+
+async def stop_coach(request: web.Request) -> web.Response:
+    call_id = request.match_info["call_id"]
+    stopped = await _coaching(request.app).stop(call_id)
+    return json_response({"call_id": call_id, "stopped": stopped})
+
+
 def add_board(app: web.Application) -> None:
     add(app, "GET", "/board", board_page, roles(Role.SUPERVISOR, Role.ADMIN, page=True))
     add(app, "GET", "/board/snapshot", snapshot, SUPERVISING)
+    add(app, "POST", "/api/calls/{call_id}/coach", coach, SUPERVISING)
+    add(app, "DELETE", "/api/calls/{call_id}/coach", stop_coach, SUPERVISING)

@@ -58,6 +58,7 @@ class SimAsterisk(MediaOps, BridgeOps, TapOps, DialOps):
         self.snoop_stasis_delay_s = snoop_stasis_delay_s
         self.channels: dict[str, SimChannel] = {}
         self.bridges: dict[str, SimBridge] = {}
+        self.snoops: list[tuple[str, str, str, str]] = []  # (snoop, target, spy, whisper)
         self.playbacks: dict[str, Json] = {}
         self._playback_stop: dict[str, asyncio.Event] = {}
         self.live_recordings: dict[str, Json] = {}

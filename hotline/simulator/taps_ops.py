@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 from .state import Json, SimBridge, SimChannel, SimError, ts
 
+SNOOP_DIRECTIONS = ("none", "both", "out", "in")
+
 
 class TapOps:
     """Part of :class:`~.model.SimAsterisk` (a mixin: the state lives there)."""
@@ -93,8 +95,20 @@ class TapOps:
         return ch, reply
 
     def snoop(
-        self: SimAsterisk, channel_id: str, snoop_id: str | None, spy: str, app_args: str
+        self: SimAsterisk,
+        channel_id: str,
+        snoop_id: str | None,
+        spy: str,
+        app_args: str,
+        whisper: str = "none",
     ) -> SimChannel:
+        # As res/ari/resource_channels.c checks them: spy is what the snoop hears of the
+        # channel, whisper where what it is sent goes (out: to the channel's own party only).
+        for name, value in (("spy", spy), ("whisper", whisper)):
+            if value not in SNOOP_DIRECTIONS:
+                raise SimError(400, f"Invalid direction specified for {name}")
+        if spy == "none" and whisper == "none":
+            raise SimError(400, "Direction must be specified for at least spy or whisper")
         target = self._stasis_channel(channel_id)
         ch = SimChannel(
             id=snoop_id or self._uniqueid(),
@@ -117,6 +131,8 @@ class TapOps:
         )
         ch.vars["SNOOP_TARGET"] = target.id
         ch.vars["SNOOP_SPY"] = spy
+        ch.vars["SNOOP_WHISPER"] = whisper
+        self.snoops.append((ch.id, target.id, spy, whisper))
         self.channels[ch.id] = ch
 
         def enter() -> None:

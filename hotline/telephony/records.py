@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TAP_PREFIXES = ("snoop-", "asr-")  # channel ids of the speech-recognition taps
+COACH_PREFIX = "coach-"  # a supervisor coaching a call: their phone, snoop and bridge
 
 
 @dataclass

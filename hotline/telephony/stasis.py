@@ -27,11 +27,12 @@ from ..queue.router import Router
 from . import events as ev
 from . import session as s
 from .ari import AriClient
+from .coaching import Coaching
 from .desk_controls import DeskControls
 from .exceptions import AriError
 from .hooks import CallHooks
 from .reconcile import reconcile, restore
-from .records import TAP_PREFIXES
+from .records import COACH_PREFIX, TAP_PREFIXES
 from .runner import CallRunner, LatencyLog
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,9 @@ class StasisController:
         self.recording_owner: dict[str, str] = {}
         self.control_replies: dict[str, asyncio.Future[s.ControlReply]] = {}
         self.desk = DeskControls(self.calls, self.control_replies, router.store, instance_id, clock)
+        self.coaching = Coaching(
+            ari, self.calls, router.store.publish, clock, settings.ring_timeout_s
+        )
         self.latency = LatencyLog(metrics)
         self.resyncs = 0
         self.draining = False  # stopping: new and waiting callers go to the dialplan
@@ -160,8 +164,8 @@ class StasisController:
                 return
             case ev.StasisEnd() | ev.ChannelHangupRequest() | ev.ChannelDestroyed():
                 ch = event.channel.id
-                if ch.startswith(TAP_PREFIXES):
-                    return  # the speech-recognition taps end with their call
+                if ch.startswith((*TAP_PREFIXES, COACH_PREFIX)):
+                    return  # the speech taps end with their call; coaching.py watches its own
                 if ch in self.calls:
                     self.calls[ch].put(s.CallerHungUp(self.clock()), received)
                 elif self._is_citizen_leg(ch):
@@ -300,9 +304,9 @@ class StasisController:
         adopted: set[str] = set()
         for ch_id in sorted(in_app - set(self.calls) - set(self.channel_owner)):
             ch = channels[ch_id]
-            if ch_id.startswith(("agent-", "third-", *TAP_PREFIXES)) or ch.name.startswith(
-                ("UnicastRTP/", "Snoop/")
-            ):
+            if ch_id.startswith(
+                ("agent-", "third-", COACH_PREFIX, *TAP_PREFIXES)
+            ) or ch.name.startswith(("UnicastRTP/", "Snoop/")):
                 continue
             await self._adopt(ch, bridged.get(ch_id), now)
             adopted.add(ch_id)
@@ -395,6 +399,7 @@ class StasisController:
         Asterisk; a restarted server adopts them in :meth:`resync`."""
         self._offers.cancel()
         self.desk.stop()
+        await self.coaching.close()  # the supervisors' phones are hung up, not left bridged
         self._controls.cancel()
         runners = list(self.calls.values())
         for runner in runners:

@@ -172,6 +172,7 @@ async def snoop(request: web.Request) -> web.Response:
         request.match_info.get("sid"),
         arg(request, "spy", "none"),
         arg(request, "appArgs"),
+        arg(request, "whisper", "none"),
     )
     return reply(ch.to_json())
 
