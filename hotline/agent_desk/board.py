@@ -118,7 +118,7 @@ def _waiting(tasks: list[Task], now: float) -> dict[str, dict[str, Any]]:
 
 
 def _operators(
-    ops: list[Operator], now: float, s: Settings, coached: dict[str, str]
+    ops: list[Operator], now: float, s: Settings, coached: dict[str, tuple[str, bool]]
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -129,7 +129,8 @@ def _operators(
             "in_state_s": round(now - op.state_since, 1) if op.state_since else None,
             "call_id": op.call_id,
             "calls_today": op.calls_today,
-            "coached": coached.get(op.call_id, "") if op.call_id else "",
+            "coached": coached.get(op.call_id, ("", False))[0] if op.call_id else "",
+            "coach_joined": coached.get(op.call_id, ("", False))[1] if op.call_id else False,
             "stuck": bd.stuck(
                 op, now, not_ready_s=s.board_stuck_not_ready_s, wrapup_s=s.board_stuck_wrapup_s
             ),
@@ -159,7 +160,8 @@ async def build_snapshot(app: web.Application, now: float) -> dict[str, Any]:
     waiting = _waiting(tasks, now)
     ops = await store.operators()
     ctl = app.get(CONTROLLER)
-    coached = {c: x.mode for c, x in ctl.coaching.sessions.items()} if ctl else {}
+    sessions = ctl.coaching.sessions if ctl else {}
+    coached = {c: (x.mode, x.joined) for c, x in sessions.items()}
     seats = _operators(ops, now, s, coached)
     ready = sum(op.state is OperatorState.READY for op in ops)
     working = sum(op.state in WORKING for op in ops)

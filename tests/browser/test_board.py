@@ -116,3 +116,47 @@ def _state_is(srv: Any, op_id: str, state: OperatorState) -> Any:
         return op if op is not None and op.state is state else None
 
     return check
+
+
+async def test_given_a_live_call_when_the_supervisor_whispers_then_the_operator_is_told(
+    standin, redis_url, server_factory, desk_tab
+) -> None:  # type: ignore[no-untyped-def]
+    add_seats(standin, 1)
+    add_seats(standin, 1, first=2001)  # the supervisor's own phone
+    srv = await _server(standin, redis_url, server_factory, operators=seats(1))
+    directory = srv.app[TICKETS].directory
+    await directory.add_user("1001", Role.OPERATOR, name="话务员甲")
+    await directory.set_password("1001", PASSWORD)
+    desk = await desk_tab(srv.url)
+    await desk.sign_in("1001")
+    await desk.page.wait_for_selector("#conn.live", timeout=10_000)
+    await desk.page.click("#btn-ready")
+    await desk.page.wait_for_selector("#seat-state[data-state=ready]", timeout=10_000)
+    board = await desk_tab(srv.url)
+    await board.sign_in("banzhang")
+    page = board.page
+    await page.goto(f"{srv.url}/board")
+    await page.wait_for_selector("#conn.live", timeout=10_000)
+
+    caller = standin.sim.incoming_call("13800138000", "12345")
+    await asyncio.wait_for(caller.bridged_with_agent.wait(), 10)
+    agent = next(c for c in standin.sim.bridges[caller.bridge].channels if c != caller.id)
+    row = '#operators tr[data-operator="1001"]'
+    await page.wait_for_selector(f"{row}[data-state=on_call] button[data-coach=whisper]")
+    await page.fill("#coach-seat", "PJSIP/2001")
+    await page.click(f"{row} button[data-coach=whisper]")
+    await page.wait_for_selector(f"{row}[data-coached=whisper][data-joined='1']", timeout=10_000)
+    snoop, target, spy, whisper = standin.sim.snoops[-1]
+    assert (target, spy, whisper) == (agent, "both", "out")
+    sup = next(c for c in standin.sim.channels.values() if c.endpoint == "PJSIP/2001")
+    assert set(standin.sim.bridges[sup.bridge].channels) == {snoop, sup.id}
+    await desk.page.wait_for_selector("#p-coached:not([hidden])", timeout=10_000)
+    await board.shot("board-whisper")
+    await desk.shot("desk-coached")
+
+    await page.click(f"{row} button[data-coach=stop]")
+    await page.wait_for_selector(f"{row} button[data-coach=whisper]", timeout=10_000)
+    await desk.page.wait_for_selector("#p-coached", state="hidden", timeout=10_000)
+    assert sup.id not in standin.sim.channels and caller.id in standin.sim.channels
+    standin.sim.remote_hangup(caller.id)
+    assert board.errors == [] and desk.errors == []

@@ -118,6 +118,24 @@
     return b;
   }
 
+  function coachButton(label, callId, mode) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    b.dataset.coach = mode || "stop";
+    const url = `/api/calls/${encodeURIComponent(callId)}/coach`;
+    b.addEventListener("click", () => {
+      if (!mode) return act(url, "DELETE");
+      const seat = $("coach-seat").value.trim();
+      if (!seat) {
+        $("coach-seat").focus();
+        return undefined;
+      }
+      return act(url, "POST", { mode, seat });
+    });
+    return b;
+  }
+
   function renderOperators(ops) {
     const body = document.querySelector("#operators tbody");
     body.replaceChildren();
@@ -141,6 +159,16 @@
       if (o.state !== "ready") td.appendChild(actionButton(M.board_force_ready, o.id, "ready", ""));
       if (o.state !== "not_ready") td.appendChild(actionButton(M.board_force_not_ready, o.id, "not_ready", "supervisor"));
       if (o.state !== "logged_out") td.appendChild(actionButton(M.board_sign_out, o.id, "logged_out", "supervisor"));
+      if (o.state === "on_call" && o.call_id) {
+        if (o.coached) {
+          tr.dataset.coached = o.coached;
+          tr.dataset.joined = o.coach_joined ? "1" : "0";
+          st.append(` · ${M.board_coached}`);
+          td.appendChild(coachButton(M.board_coach_stop, o.call_id, ""));
+        } else {
+          for (const mode of ["listen", "whisper", "barge"]) td.appendChild(coachButton(M[`board_${mode}`], o.call_id, mode));
+        }
+      }
       body.appendChild(tr);
     }
   }
