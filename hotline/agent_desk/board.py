@@ -78,6 +78,7 @@ JS_MESSAGES = (
     "board_barge",
     "board_coach_stop",
     "board_coached",
+    "board_summary",
 )
 
 

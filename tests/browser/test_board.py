@@ -94,6 +94,12 @@ async def test_given_a_surge_when_the_supervisor_watches_then_the_board_moves_an
     await page.wait_for_selector('#operators tr[data-operator="1001"][data-state=not_ready]')
     op = await srv.app[STORE].get_operator("1001")
     assert op is not None and op.state is OperatorState.NOT_READY and op.reason == "supervisor"
+    # The keyboard: focus stays on the row's button while the board redraws itself.
+    await page.focus('#operators tr[data-operator="1001"] button[data-action=ready]')
+    drawn = await page.get_attribute("body", "data-board-time")
+    await page.wait_for_selector(f"body:not([data-board-time='{drawn}'])", timeout=10_000)
+    assert await page.locator('#operators tr[data-operator="1001"] button:focus').count() == 1
+    assert "当前排队 0 人" in await _cell(page, "#live-summary")
 
     # Switch the emergency announcement on: the next caller hears the emergency menu.
     await ready_all(srv, ["1003"])

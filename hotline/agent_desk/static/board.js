@@ -41,7 +41,12 @@
     return td;
   };
 
+  let lastAlerts = null;
   function renderAlerts(list) {
+    // Re-rendered only when they change, so a screen reader hears each change once.
+    const key = JSON.stringify(list);
+    if (key === lastAlerts) return;
+    lastAlerts = key;
     const ul = $("alerts");
     ul.replaceChildren();
     if (!list.length) {
@@ -208,8 +213,32 @@
     }
   }
 
+  // A keyboard user's focus survives the tables being drawn again.
+  function focusKey() {
+    const el = document.activeElement;
+    if (!(el instanceof HTMLButtonElement)) return null;
+    const tr = el.closest("tr");
+    return tr ? { op: tr.dataset.operator, action: el.dataset.action, coach: el.dataset.coach } : null;
+  }
+  function refocus(k) {
+    if (!k || !k.op) return;
+    const tr = document.querySelector(`#operators tr[data-operator="${CSS.escape(k.op)}"]`);
+    const sel = k.coach ? `button[data-coach="${CSS.escape(k.coach)}"]` : `button[data-action="${CSS.escape(k.action || "")}"]`;
+    const b = tr && (tr.querySelector(sel) || tr.querySelector("button"));
+    if (b) b.focus();
+  }
+  let lastSummary = "";
+  function renderSummary(s) {
+    const all = s.groups.find((g) => g.key === "*");
+    if (!all) return;
+    const level = all.windows.last_15m.figures.find((f) => f.key === "service_level");
+    const text = fmt(M.board_summary, { waiting: all.waiting, level: pct(level && level.value) });
+    if (text !== lastSummary) $("live-summary").textContent = lastSummary = text;
+  }
+
   function render(s) {
     snap = s;
+    const focused = focusKey();
     const note = $("counted-note");
     note.textContent = fmt(note.dataset.template, { tz: s.timezone });
     renderAlerts(s.alerts);
@@ -219,6 +248,8 @@
     renderOperators(s.operators);
     renderStaffing(s.staffing);
     renderFlags(s.flags);
+    renderSummary(s);
+    refocus(focused);
     document.body.dataset.boardTime = String(s.server_time);
   }
 
