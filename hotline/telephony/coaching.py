@@ -172,6 +172,8 @@ class Coaching:
                     break
         except asyncio.CancelledError:
             raise
+        except CoachingRefused as exc:
+            log.info("call %s: coaching ends: %s", sess.call_id, exc.message)
         except Exception:
             log.exception("call %s: coaching failed", sess.call_id)
         sess.task = None

@@ -44,8 +44,11 @@ async def _until(page: Any, selector: str, ok: Any, timeout: float = 10.0) -> st
 
 
 async def test_given_a_surge_when_the_supervisor_watches_then_the_board_moves_and_acts(
-    standin, redis_url, server_factory, desk_tab
-) -> None:  # type: ignore[no-untyped-def]
+    standin: Any,
+    redis_url: str,
+    server_factory: Any,
+    desk_tab: Any,
+) -> None:
     add_seats(standin, 2, talk_s=1.2)
     add_seats(standin, 1, first=1003)
     ops = seats(2) + seats(1, {"emergency": 5}, first=1003)
@@ -125,8 +128,11 @@ def _state_is(srv: Any, op_id: str, state: OperatorState) -> Any:
 
 
 async def test_given_a_live_call_when_the_supervisor_whispers_then_the_operator_is_told(
-    standin, redis_url, server_factory, desk_tab
-) -> None:  # type: ignore[no-untyped-def]
+    standin: Any,
+    redis_url: str,
+    server_factory: Any,
+    desk_tab: Any,
+) -> None:
     add_seats(standin, 1)
     add_seats(standin, 1, first=2001)  # the supervisor's own phone
     srv = await _server(standin, redis_url, server_factory, operators=seats(1))

@@ -64,8 +64,10 @@ async def _earlier_records(srv: Any, now: float) -> None:
 
 
 async def test_given_scripted_traffic_then_the_board_equals_the_sql_figures(
-    standin, redis_url, server_factory
-) -> None:  # type: ignore[no-untyped-def]
+    standin: Any,
+    redis_url: str,
+    server_factory: Any,
+) -> None:
     add_seats(standin, 2, talk_s=0.6)
     srv = await server_factory(
         make_settings(

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hotline.keys import STORE
+from hotline.keys import CONTROLLER, STORE
 from tests.conftest import ADMIN, add_seats, make_settings, ready_all, seats, wait_for
 
 SUPERVISOR_SEAT = "PJSIP/2001"
@@ -49,8 +49,12 @@ def _agent_channel(standin: Any, caller: Any) -> str:
 
 @pytest.mark.parametrize(("mode", "whisper"), [("listen", "none"), ("whisper", "out")])
 async def test_given_a_live_call_when_a_supervisor_snoops_then_the_directions_are_asterisks(
-    standin, redis_url, server_factory, mode: str, whisper: str
-) -> None:  # type: ignore[no-untyped-def]
+    standin: Any,
+    redis_url: str,
+    server_factory: Any,
+    mode: str,
+    whisper: str,
+) -> None:
     srv, caller = await _connected_call(standin, redis_url, server_factory)
     agent = _agent_channel(standin, caller)
     status, body = await _api(
@@ -83,8 +87,10 @@ async def test_given_a_live_call_when_a_supervisor_snoops_then_the_directions_ar
 
 
 async def test_given_a_live_call_when_a_supervisor_barges_then_they_join_the_calls_bridge(
-    standin, redis_url, server_factory
-) -> None:  # type: ignore[no-untyped-def]
+    standin: Any,
+    redis_url: str,
+    server_factory: Any,
+) -> None:
     srv, caller = await _connected_call(standin, redis_url, server_factory)
     status, body = await _api(
         srv, "POST", f"/api/calls/{caller.id}/coach", {"mode": "barge", "seat": SUPERVISOR_SEAT}
@@ -104,8 +110,10 @@ async def test_given_a_live_call_when_a_supervisor_barges_then_they_join_the_cal
 
 
 async def test_given_no_such_call_or_a_bad_seat_then_coaching_is_refused(
-    standin, redis_url, server_factory
-) -> None:  # type: ignore[no-untyped-def]
+    standin: Any,
+    redis_url: str,
+    server_factory: Any,
+) -> None:
     srv, caller = await _connected_call(standin, redis_url, server_factory)
     status, _ = await _api(
         srv, "POST", "/api/calls/nope/coach", {"mode": "listen", "seat": SUPERVISOR_SEAT}
@@ -121,3 +129,29 @@ async def test_given_no_such_call_or_a_bad_seat_then_coaching_is_refused(
     )
     assert status == 422
     assert standin.sim.snoops == []
+
+
+async def test_given_the_supervisors_phone_is_not_answered_then_the_snoop_is_taken_down(
+    standin: Any,
+    redis_url: str,
+    server_factory: Any,
+) -> None:
+    from hotline.simulator.model import SeatScript
+
+    add_seats(standin, 1)
+    standin.sim.add_endpoint("2001", SeatScript(answer_prob=0.0))
+    srv = await server_factory(
+        make_settings(standin, redis_url, operators=seats(1), ring_timeout_s=1.0)
+    )
+    await ready_all(srv, ["1001"])
+    caller = standin.sim.incoming_call("13800138000", "12345")
+    await asyncio.wait_for(caller.bridged_with_agent.wait(), 5)
+    status, body = await _api(
+        srv, "POST", f"/api/calls/{caller.id}/coach", {"mode": "listen", "seat": SUPERVISOR_SEAT}
+    )
+    assert status == 202, body
+    sessions = srv.app[CONTROLLER].coaching.sessions
+    await wait_for(lambda: caller.id not in sessions, what="coaching given up", timeout=10)
+    assert body["snoop"] not in standin.sim.channels and body["channel"] not in standin.sim.channels
+    assert await _coached(srv) == [], "the desk was never told of a supervisor who never came"
+    assert caller.id in standin.sim.channels
