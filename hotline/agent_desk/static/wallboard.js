@@ -16,6 +16,15 @@
   let chart = null;
   let soon = null;
   let lastTrend = null;
+  const shown = {}; // what each part last drew: unchanged parts are left alone, so a screen
+  // reader hears a surge once, not at every poll
+
+  function changed(part, data) {
+    const key = JSON.stringify(data);
+    if (shown[part] === key) return false;
+    shown[part] = key;
+    return true;
+  }
 
   function el(tag, cls, text) {
     const e = document.createElement(tag);
@@ -181,10 +190,10 @@
       skew = s.server_time - Date.now() / 1000;
       tz = s.timezone;
       renderKpis(s);
-      renderTopics(s.topics);
-      renderWords(s.hot_words);
-      renderSurges(s.surges);
-      renderTrend(s.trend);
+      if (changed("topics", s.topics)) renderTopics(s.topics);
+      if (changed("words", s.hot_words)) renderWords(s.hot_words);
+      if (changed("surges", s.surges)) renderSurges(s.surges);
+      if (changed("trend", s.trend)) renderTrend(s.trend);
       lastOk = Date.now();
       $("wb-updated").textContent = fmt(M.wb_updated, { time: clockText(s.server_time, true) });
       document.body.dataset.snapshot = String(s.read_at);
