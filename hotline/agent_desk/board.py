@@ -148,27 +148,38 @@ def _arrivals(rows: list[bd.CallRow], tasks: list[Task], at_seats: int, since: f
     return done + waiting + at_seats
 
 
-async def build_snapshot(app: web.Application, now: float) -> dict[str, Any]:
-    s = app[SETTINGS]
-    store = app[STORE]
-    spans = bd.windows(now, s.timezone)
-    since = min(start for start, _ in spans.values())
-    rows, talks = await bd.read_calls(app[TICKETS].tickets.engine, since)
-    counts = bd.window_counts(
-        rows, spans, threshold_s=s.sla_seconds, short_abandon_s=s.short_abandon_seconds
-    )
-    tasks = await store.waiting_tasks()
-    waiting = _waiting(tasks, now)
-    ops = await store.operators()
-    ctl = app.get(CONTROLLER)
-    sessions = ctl.coaching.sessions if ctl else {}
-    coached = {c: (x.mode, x.joined) for c, x in sessions.items()}
-    seats = _operators(ops, now, s, coached)
+def _groups(
+    counts: dict[str, dict[str, Counts]], waiting: dict[str, dict[str, Any]], s: Settings
+) -> list[dict[str, Any]]:
+    out = []
+    for key in sorted(set(counts) | set(waiting), key=lambda k: (k != bd.ALL, k)):
+        queue, _, line = key.partition("|")
+        per = counts.get(key) or {n: Counts() for n in bd.WINDOWS}
+        out.append(
+            {
+                "key": key,
+                "queue": queue,
+                "line": line,
+                **waiting.get(key, {"waiting": 0, "longest_wait_s": 0.0}),
+                "windows": {n: bd.counts_json(per[n], s.sla_seconds) for n in bd.WINDOWS},
+            }
+        )
+    return out
+
+
+def _advice(
+    rows: list[bd.CallRow],
+    talks: list[float],
+    tasks: list[Task],
+    ops: list[Operator],
+    now: float,
+    s: Settings,
+) -> list[dict[str, Any]]:
     ready = sum(op.state is OperatorState.READY for op in ops)
     working = sum(op.state in WORKING for op in ops)
     at_seats = sum(op.state in AT_A_CALL for op in ops)
     handle = bd.mean_handle_s(talks, s.wrapup_s, s.mean_handle_s)
-    advice = [
+    return [
         asdict(
             bd.staffing(
                 _arrivals(rows, tasks, at_seats, now - w),
@@ -182,52 +193,59 @@ async def build_snapshot(app: web.Application, now: float) -> dict[str, Any]:
         )
         for w in STAFFING_WINDOWS_S
     ]
-    groups = []
-    for key in sorted(set(counts) | set(waiting), key=lambda k: (k != bd.ALL, k)):
-        queue, _, line = key.partition("|")
-        per = counts.get(key) or {n: Counts() for n in spans}
-        groups.append(
-            {
-                "key": key,
-                "queue": queue,
-                "line": line,
-                **waiting.get(key, {"waiting": 0, "longest_wait_s": 0.0}),
-                "windows": {n: bd.counts_json(per[n], s.sla_seconds) for n in bd.WINDOWS},
-            }
-        )
+
+
+def _links(app: web.Application) -> dict[str, bool | None]:
+    """As /healthz reads them; AMI None when this server does not use it."""
+    ami = app.get(AMI)
+    ami_ok = bool(ami.logged_in.is_set()) if ami is not None and app[SETTINGS].ami_enabled else None
+    return {"ari": app[ARI].connected.is_set(), "ami": ami_ok}
+
+
+async def build_snapshot(app: web.Application, now: float) -> dict[str, Any]:
+    s, store, hub, ivr = app[SETTINGS], app[STORE], app.get(HUB), app.get(IVR)
+    resume = (hub.last if hub else "") or await store.events_head()  # before the reads
+    spans = bd.windows(now, s.timezone)
+    rows, talks = await bd.read_calls(
+        app[TICKETS].tickets.engine, min(start for start, _ in spans.values())
+    )
+    counts = bd.window_counts(
+        rows, spans, threshold_s=s.sla_seconds, short_abandon_s=s.short_abandon_seconds
+    )
+    tasks = await store.waiting_tasks()
+    ops = await store.operators()
+    ctl = app.get(CONTROLLER)
+    sessions = ctl.coaching.sessions if ctl else {}
+    seats = _operators(ops, now, s, {c: (x.mode, x.joined) for c, x in sessions.items()})
     by_queue: dict[str, int] = {}
     for t in tasks:
         by_queue[t.queue] = by_queue.get(t.queue, 0) + 1
-    ami = app.get(AMI)
-    ari_ok = app[ARI].connected.is_set()
-    ami_ok = bool(ami.logged_in.is_set()) if ami is not None and s.ami_enabled else None
+    links = _links(app)
     alerts = bd.alerts(
         level_15m=bd.service_level_of(counts[bd.ALL]["last_15m"], s.sla_seconds),
         target=s.service_level_target,
         waiting=by_queue,
         waiting_max=s.board_queue_waiting_max,
         stuck_ops=[o["id"] for o in seats if o["stuck"]],
-        ari=ari_ok,
-        ami=ami_ok,
+        ari=bool(links["ari"]),
+        ami=links["ami"],
     )
-    ivr = app.get(IVR)
-    hub = app.get(HUB)
     return {
         "server_time": now,
         "windows": {n: {"start": a, "end": b} for n, (a, b) in spans.items()},
         "timezone": s.timezone,
         "sla_seconds": s.sla_seconds,
         "service_level_target": s.service_level_target,
-        "groups": groups,
+        "groups": _groups(counts, _waiting(tasks, now), s),
         "operators": seats,
-        "staffing": advice,
+        "staffing": _advice(rows, talks, tasks, ops, now, s),
         "alerts": [asdict(a) for a in alerts],
         "flags": {
             "on": sorted(ivr.flags) if ivr else [],
             "known": sorted(ivr.known_flags()) if ivr else [],
         },
-        "connections": {"ari": ari_ok, "ami": ami_ok},
-        "resume_from": (hub.last if hub else "") or await store.events_head(),
+        "connections": links,
+        "resume_from": resume,
     }
 
 
