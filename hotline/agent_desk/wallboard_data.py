@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 import re
 from collections import Counter
@@ -218,6 +219,22 @@ def words_of(text: str, stop: frozenset[str] = STOP_WORDS) -> frozenset[str]:
         if w not in stop and _CJK_WORD.fullmatch(w) and _meaningful(flag):
             out.add(w)
     return frozenset(out)
+
+
+def description_of(transcript_json: str | None) -> str:
+    """What the caller said while waiting (the transcript's segments from the recorded
+    description), or "" for a call without one or a transcript that is not JSON."""
+    try:
+        segments = json.loads(transcript_json or "[]")
+    except ValueError:
+        return ""
+    if not isinstance(segments, list):
+        return ""
+    return "".join(
+        str(x.get("text", ""))
+        for x in segments
+        if isinstance(x, dict) and x.get("source") == "description"
+    )
 
 
 def hot_words(word_sets: Iterable[frozenset[str]], n: int = HOT_WORDS) -> list[tuple[str, int]]:

@@ -4,8 +4,9 @@ Call records (written when each call ends) and tickets, through the ticket engin
 four same weekdays do not change during a day, so their half-hour counts (and a week ago's
 call times, for the surge) are read once a day; today's calls and topics at most every
 ``ttl_s`` (one range read of ``calls.started_at``, which has no index yet: about 0.1 s on
-SQLite with a million records); hot words from the tickets and call descriptions that are
-new since the last read (each text segmented once a day), at most every ``words_ttl_s``.
+SQLite with a million records). Hot words come from the tickets and the call descriptions
+(the caller's words recorded while waiting, at the head of the call's transcript) that are
+new since the last read, each text segmented once a day, at most every ``words_ttl_s``.
 If the database fails, the last good figures are shown marked stale.
 """
 
@@ -61,7 +62,7 @@ CALLS = table(
     column("started_at", _Utc()),
     column("wait_s", Float),
     column("outcome", String),
-    column("description", String),
+    column("transcript", String),
 )
 TICKETS = table(
     "tickets",
@@ -242,18 +243,20 @@ class WallboardReads:
             ).all()
             calls = (
                 await conn.execute(
-                    select(cl.id, cl.description)
+                    select(cl.id, cl.transcript)
                     .where(
                         cl.started_at >= start,
                         cl.started_at < end,
                         cl.id > w.after_call,
-                        cl.description.is_not(None),
+                        cl.transcript.is_not(None),
                     )
                     .order_by(cl.id)
                     .limit(WORDS_PER_READ)
                 )
             ).all()
-        texts = [(r[1] or "")[:TEXT_CHARS] for r in [*tickets, *calls]]
+        texts = [(r[1] or "")[:TEXT_CHARS] for r in tickets]
+        texts += [wd.description_of(r[1])[:TEXT_CHARS] for r in calls]
+        texts = [x for x in texts if x]
         if texts:
             w.sets += await asyncio.to_thread(lambda: [wd.words_of(x) for x in texts])
         if tickets:

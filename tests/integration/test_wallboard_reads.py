@@ -5,6 +5,7 @@ figures, marked stale."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -179,7 +180,11 @@ async def test_given_new_tickets_then_only_they_are_segmented_for_hot_words(
 
     monkeypatch.setattr(wd, "words_of", counting)
     await add_ticket(env, at(23, 9, 0), "供水", "小区停水")
-    await add_calls(env, [{**record("d1", at(23, 9, 5)), "description": "楼下饭店油烟"}])
+    said = [
+        {"side": "caller", "start": 0, "end": 2, "text": "楼下饭店油烟", "source": "description"},
+        {"side": "operator", "start": 3, "end": 4, "text": "请问您贵姓", "source": "live"},
+    ]
+    await add_calls(env, [{**record("d1", at(23, 9, 5)), "transcript": json.dumps(said)}])
     env.clock.now = NOW
     board = reads(env, ttl_s=0.0, words_ttl_s=60.0)
     assert {w["word"] for w in (await board.snapshot())["hot_words"]} == {

@@ -3,6 +3,7 @@ day's TOP5 and hot words."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -172,3 +173,28 @@ def test_hot_words_are_ranked_by_texts_then_word_and_cut_at_n() -> None:
     sets = [frozenset({"停水", "噪音"}), frozenset({"停水"}), frozenset({"油烟", "噪音"})]
     assert wd.hot_words(sets, n=2) == [("停水", 2), ("噪音", 2)]
     assert wd.hot_words([]) == []
+
+
+@pytest.mark.parametrize(
+    ("transcript", "said"),
+    [
+        (None, ""),
+        ("not json", ""),
+        ('{"a": 1}', ""),
+        (
+            json.dumps(
+                [
+                    {"side": "caller", "text": "楼下饭店", "source": "description"},
+                    {"side": "caller", "text": "油烟大", "source": "description"},
+                    {"side": "caller", "text": "您好", "source": "live"},
+                    {"side": "operator", "text": "好的", "source": "post"},
+                ]
+            ),
+            "楼下饭店油烟大",
+        ),
+    ],
+)
+def test_a_calls_description_is_what_the_caller_recorded_while_waiting(
+    transcript: str | None, said: str
+) -> None:
+    assert wd.description_of(transcript) == said
