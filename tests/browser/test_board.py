@@ -114,6 +114,11 @@ async def test_given_a_surge_when_the_supervisor_watches_then_the_board_moves_an
     )
     assert all("sound:hotline/emergency" not in c.heard for c in callers)
     await board.shot("board-emergency")
+    await page.select_option("select[name=locale]", "en")
+    await page.wait_for_selector("#h-alerts:text('Alerts')", timeout=10_000)
+    await page.wait_for_selector("#conn.live", timeout=10_000)
+    assert "answered within 2 s ÷ (offered − short abandons)" in await _cell(page, "#formulas")
+    await board.shot("board-en")
     standin.sim.remote_hangup(caller.id)
     await asyncio.sleep(0)
     assert board.errors == []
