@@ -38,6 +38,7 @@ from .surveys import setup as surveys_setup
 from .telephony import setup as telephony_setup
 from .telephony.hooks import CallHooks
 from .tickets import http as ticket_http
+from .tickets import portal_http
 from .tickets import setup as tickets_setup
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def create_app(settings: Settings, redis_client: aioredis.Redis | None = None) -
     add_routes(app)
     desk_setup.routes(app)
     api = ticket_http.api()
-    for op in [*ivr_http.ops(), *asr_http.ops(), *events.ops()]:
+    for op in [*ivr_http.ops(), *asr_http.ops(), *events.ops(), *portal_http.ops()]:
         api.add(op)
     api.mount(app)
     contexts = (

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .telephony.ari import AriClient
     from .telephony.hooks import CallHooks
     from .telephony.stasis import StasisController
+    from .tickets.portal_http import PortalServices
     from .tickets.services import TicketServices
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -42,3 +43,4 @@ HOOKS: web.AppKey[CallHooks] = web.AppKey("call_hooks")  # filled by the domains
 SURVEYS: web.AppKey[SurveyScheduler] = web.AppKey("surveys")  # controller is built with it
 TICKETS: web.AppKey[TicketServices] = web.AppKey("tickets")
 TRANSCRIBER: web.AppKey[LiveTranscriber] = web.AppKey("transcriber")  # when speech is on
+PORTAL: web.AppKey[PortalServices] = web.AppKey("portal")  # the department portal's parts

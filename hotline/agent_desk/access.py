@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -97,21 +98,23 @@ def rule_for(request: web.Request) -> Access | None:
 
 
 class ActiveCache:
-    """Whether a user is still enabled, asked of the directory at most every 30 s (one per
-    app, so two apps in one process never share an answer)."""
+    """Whether a user's session still stands: the account enabled, and the session made
+    after the password was last set. Asked of the directory at most every 30 s (one cache
+    per app, so two apps in one process never share an answer)."""
 
     def __init__(self) -> None:
-        self.seen: dict[int, tuple[bool, float]] = {}
+        self.seen: dict[int, tuple[bool, float, float]] = {}  # active, password set at, asked
 
-    async def active(self, request: web.Request, user_id: int | None) -> bool:
+    async def valid(self, auth: Any, user_id: int | None, created: float) -> bool:
         if user_id is None:
             return True
         now = time.monotonic()
         hit = self.seen.get(user_id)
-        if hit is None or now - hit[1] > ACTIVE_CACHE_S:
-            hit = (await request.app[AUTH].is_active(user_id), now)
+        if hit is None or now - hit[2] > ACTIVE_CACHE_S:
+            active, password_at = await auth.standing(user_id)
+            hit = (active, password_at, now)
             self.seen[user_id] = hit
-        return hit[0]
+        return hit[0] and created >= hit[1]
 
 
 ACTIVE: web.AppKey[ActiveCache] = web.AppKey("active_users", ActiveCache)
@@ -135,12 +138,8 @@ async def identify(request: web.Request) -> tuple[Actor | None, WebSession | Non
     session = await store.get(sid)
     if session is None:
         return None, None
-    cache, user_id = request.app.get(ACTIVE), session.actor.user_id
-    if cache is not None:
-        active = await cache.active(request, user_id)
-    else:
-        active = user_id is None or await request.app[AUTH].is_active(user_id)
-    if not active:
+    cache = request.app.get(ACTIVE) or ActiveCache()
+    if not await cache.valid(request.app[AUTH], session.actor.user_id, session.created):
         return None, None
     return session.actor, session
 

@@ -64,6 +64,7 @@ JS_MESSAGES = (
     "seconds",
     "minutes",
     "deadline",
+    "choose_department",
     "urgent_reasons",
     "resume",
     "hold",
@@ -113,19 +114,24 @@ async def snapshot(request: web.Request) -> web.Response:
     """The seat and its call as the server has them, and where to read events on from."""
     who = actor(request)
     store = request.app[STORE]
+    # Where to read on from comes first: a ring between the two reads is then replayed.
+    resume = request.app[HUB].last or await store.events_head()
     op = await store.get_operator(who.username)
     if op is None:
         raise NoSeat("no seat is configured for this account", seat=who.username)
     now = time.time()
-    resume = request.app[HUB].last or await store.events_head()
     call = None
     call_id = await request.app[PANELS].current(op.id)
-    if call_id and op.state in LIVE_STATES:
+    live = op.state in (OperatorState.RESERVED, OperatorState.ON_CALL)
+    if call_id and op.state in LIVE_STATES and (not live or call_id == op.call_id):
         panel = await request.app[PANELS].get(call_id)
         if panel is not None:
             phase = {"reserved": "ringing", "on_call": "talking"}.get(op.state.value, "ended")
             call = {"phase": phase, "panel": for_role(panel, who.role)}
-            resume = panel.get("resume_from") or resume  # the call's events are read again
+            replay = panel.get("resume_from")
+            # the call's events are read again, unless the stream has trimmed them already
+            if replay and not await store.events_lost(replay):
+                resume = replay
     until = await store.wrapup_until(op.id) if op.state is OperatorState.WRAP_UP else 0.0
     calls = op.calls_today
     return json_response(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -16,10 +17,10 @@ from aiohttp import web
 from ..errors import HotlineError
 from ..keys import STORE
 from ..roles import HOTLINE_ROLES, Role
-from .access import roles
+from .access import ACTIVE, COOKIE, SESSIONS, ActiveCache, roles
 from .hub import EventFilter, EventHub, Subscriber, parse, stream_id
 from .openapi import Op, Param
-from .web import actor
+from .web import AUTH, SESSION, actor
 
 KEEPALIVE_MS = 15_000
 
@@ -100,7 +101,7 @@ async def _serve(
             await resp.write(f"id: {last}\n\n".encode())
         else:
             last = await _backlog(resp, store, flt, last)
-        await _live(resp, sub, last)
+        await _live(resp, sub, last, request.app[HUB], _validator(request))
     except ConnectionResetError:
         pass  # the tab went away
     return resp
@@ -119,13 +120,25 @@ async def _backlog(resp: web.StreamResponse, store: Any, flt: EventFilter, last:
             await resp.write("".join(out).encode())
 
 
-async def _live(resp: web.StreamResponse, sub: Subscriber, last: str) -> None:
+async def _live(
+    resp: web.StreamResponse,
+    sub: Subscriber,
+    last: str,
+    hub: EventHub,
+    still_valid: Callable[[], Awaitable[bool]],
+) -> None:
     after = stream_id(last)
     while True:
         try:
             item = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_MS / 1000)
         except TimeoutError:
-            await resp.write(b": keep-alive\n\n")
+            if not await still_valid():  # signed out, timed out or disabled meanwhile
+                await resp.write(b"event: signed-out\ndata: {}\n\n")
+                return
+            # Nothing is waiting for this tab, so every event up to the hub's position has
+            # been seen: say so, and a quiet tab resumes from here, not from long ago.
+            mark = f"id: {hub.last}\n" if sub.queue.empty() and hub.last else ""
+            await resp.write(f": keep-alive\n{mark}\n".encode())
             continue
         if item is None:  # cut off (too slow, or Redis away): the tab resumes with its id
             await resp.write(b"event: error\ndata: \"resume\"\n\n")
@@ -140,6 +153,23 @@ async def _live(resp: web.StreamResponse, sub: Subscriber, last: str) -> None:
                 out.append(_frame(*more))
         if out:
             await resp.write("".join(out).encode())
+
+
+def _validator(request: web.Request) -> Callable[[], Awaitable[bool]]:
+    """Whether the tab's session still stands (checked at each keep-alive; a bearer
+    token's program is not signed out this way)."""
+    session = request.get(SESSION)
+    sid = request.cookies.get(COOKIE, "")
+    cache = request.app.get(ACTIVE) or ActiveCache()
+
+    async def valid() -> bool:
+        if session is None:
+            return True
+        if not await request.app[SESSIONS].alive(sid):
+            return False
+        return await cache.valid(request.app[AUTH], session.actor.user_id, session.created)
+
+    return valid
 
 
 def _frame(ident: str, kind: str, data: str) -> str:

@@ -15,13 +15,16 @@ from sqlalchemy.exc import DBAPIError
 from ..errors import Forbidden, HotlineError
 from ..keys import AMI, ARI, CONTROLLER, LOOP_LAG, METRICS, REDIS, ROUTER, SETTINGS, STORE
 from ..queue.models import OperatorState
-from ..roles import HOTLINE_ROLES, Role
+from ..roles import DECIDING_ROLES, HOTLINE_ROLES, Role
 from .access import PUBLIC, add, roles, rule_for
 from .pages import page_context
 from .web import actor
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+MAX_EXTEND_S = 600.0  # one press of "more time" adds at most this
 
 
 class BadRequest(HotlineError):
@@ -150,6 +153,8 @@ async def set_agent_state(request: web.Request) -> web.Response:
         extend = float(body.get("extend_s", 0) or 0)
     except (TypeError, ValueError) as exc:
         raise BadRequest("extend_s must be a number", field="extend_s") from exc
+    if not 0 <= extend <= MAX_EXTEND_S:  # NaN and infinity fail this too
+        raise BadRequest(f"extend_s is 0 to {MAX_EXTEND_S:g} seconds", field="extend_s")
     await _may_set_state(request, op_id)
     if await request.app[STORE].get_operator(op_id) is None:
         raise NotFound(f"no operator {op_id!r}", operator=op_id)
@@ -233,5 +238,5 @@ def add_routes(app: web.Application) -> None:
     add(app, "GET", "/metrics", metrics, PUBLIC)  # Prometheus scrapes without an account
     add(app, "GET", "/api/agents", list_agents, roles(HOTLINE_ROLES))
     add(app, "POST", "/api/agents/{id}/state", set_agent_state, SEAT_CHANGERS)
-    add(app, "GET", "/api/calls", list_calls, roles(HOTLINE_ROLES))
+    add(app, "GET", "/api/calls", list_calls, roles(DECIDING_ROLES))  # every caller's number
     add(app, "GET", "/api/debug/latency", debug_latency, SUPERVISORS)

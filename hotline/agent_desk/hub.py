@@ -57,10 +57,15 @@ class EventFilter:
     def accepts(self, kind: str, fields: dict[str, Any]) -> bool:
         call_id = fields.get("call_id")
         if self.operator:
-            mine = self.operator in (fields.get("operator"), fields.get("operator_id"))
-            if mine and isinstance(call_id, str):
-                self.follow(call_id)
-            if not mine and call_id not in self.calls:
+            named = {fields.get("operator"), fields.get("operator_id")} - {None, ""}
+            if self.operator in named:
+                if isinstance(call_id, str):
+                    self.follow(call_id)
+            elif named:  # the call is another seat's now (this one did not answer)
+                if isinstance(call_id, str) and call_id in self.calls:
+                    self.calls.remove(call_id)
+                return False
+            elif call_id not in self.calls:
                 return False
         if self.call and call_id != self.call:
             return False
@@ -73,7 +78,6 @@ class Subscriber:
     queue: asyncio.Queue[tuple[str, str, str] | None] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_MAX)
     )
-    cut_off: bool = False
 
 
 def parse(data: str) -> dict[str, Any]:
@@ -163,7 +167,6 @@ class EventHub:
     def _cut(self, sub: Subscriber) -> None:
         """Stop feeding a subscriber; its reader sees None and closes the connection."""
         self.subscribers.discard(sub)
-        sub.cut_off = True
         try:
             sub.queue.put_nowait(None)
         except asyncio.QueueFull:  # make room for the end marker

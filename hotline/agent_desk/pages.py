@@ -19,7 +19,9 @@ import jinja2
 from aiohttp import web
 
 from ..errors import HotlineError
-from ..keys import SETTINGS
+from ..keys import ROUTER, SETTINGS, STORE
+from ..queue.models import OperatorState
+from ..roles import Role
 from . import i18n
 from .access import (
     COOKIE,
@@ -48,6 +50,7 @@ CSP = (
     "object-src 'none'"
 )
 HOME_BY_ROLE = {"operator": "/desk"}
+SIGN_OUT_FROM = (OperatorState.READY, OperatorState.NOT_READY, OperatorState.WRAP_UP)
 
 
 def locale_of(request: web.Request) -> str:
@@ -161,7 +164,7 @@ async def login(request: web.Request) -> web.Response:
     locale = locale_of(request)
     limiter = request.app[LIMITER]
     address = _client_address(request)
-    wait = await limiter.retry_after(username, address)
+    wait = await limiter.attempt(username, address)
     if wait > 0:
         minutes = max(1, round(wait / 60))
         resp = _render_login(
@@ -171,10 +174,9 @@ async def login(request: web.Request) -> web.Response:
         return resp
     who = await request.app[AUTH].sign_in(username, password) if username and password else None
     if who is None:
-        await limiter.failed(username, address)
         log.warning("sign-in refused for %r from %s", username, address)
         return _render_login(request, error=i18n.text(locale, "sign_in_failed"), status=401)
-    await limiter.succeeded(username)
+    await limiter.succeeded(username, address)
     chosen = await request.app[AUTH].locale(who.user_id) if who.user_id else None
     if chosen is None and request.cookies.get(LOCALE_COOKIE) in i18n.LOCALES:
         chosen = request.cookies[LOCALE_COOKIE]
@@ -201,9 +203,16 @@ def set_session_cookie(request: web.Request, resp: web.StreamResponse, sid: str)
 
 
 async def logout(request: web.Request) -> web.Response:
+    """Sign out; an operator's seat signs out with them, so calls stop ringing an empty
+    desk (a seat ringing or on a call keeps its call)."""
     sid = request.cookies.get(COOKIE, "")
     if sid:
         await request.app[SESSIONS].drop(sid)
+    who = actor(request)
+    if who.role is Role.OPERATOR:
+        op = await request.app[STORE].get_operator(who.username)
+        if op is not None and op.state in SIGN_OUT_FROM:
+            await request.app[ROUTER].operators.set_state(op.id, OperatorState.LOGGED_OUT)
     resp = web.HTTPSeeOther("/login")
     resp.del_cookie(COOKIE, path="/")
     raise resp

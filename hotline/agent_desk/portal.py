@@ -20,10 +20,8 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ..errors import Forbidden
-from ..keys import SETTINGS
+from ..keys import PORTAL, SETTINGS
 from ..roles import Role
-from ..tickets.portal import subtree as dept_subtree
-from ..tickets.portal_http import PORTAL, install, ops
 from . import i18n
 from .access import add, roles
 from .pages import locale_of
@@ -52,8 +50,7 @@ async def portal_page(request: web.Request) -> web.Response:
     dept = _dept(request)
     services = request.app[PORTAL]
     portal = services.portal
-    tree = await portal.tree()
-    card = await services.scorecards.card(dept_subtree(tree, dept), portal.tickets.clock())
+    card = await services.scorecards.card(await portal.subtree(dept), portal.tickets.clock())
     return aiohttp_jinja2.render_template(
         "portal.html",
         request,
@@ -125,6 +122,3 @@ def add_portal(app: web.Application) -> None:
     add(app, "GET", "/portal", portal_page, PAGE)
     add(app, "GET", "/portal/inbox", inbox_fragment, DEPARTMENT)
     add(app, "GET", "/portal/tickets/{number}", ticket_page, PAGE)
-    for op in ops():
-        add(app, op.method, op.path, op.handler, op.access)  # type: ignore[arg-type]
-    app.on_startup.append(install)

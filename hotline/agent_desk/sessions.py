@@ -83,8 +83,8 @@ class SessionStore:
             return None
         key = self._key(sid)
         raw = await self.r.hgetall(key)
-        if not raw:
-            return None
+        if not raw or b"created" not in raw or b"actor" not in raw:
+            return None  # gone, or a half-written record left by a race with its expiry
         now = time.time() if now is None else now
         created = float(raw[b"created"])
         left = created + self.absolute_s - now
@@ -95,6 +95,17 @@ class SessionStore:
         a = json.loads(raw[b"actor"])
         actor = Actor(a["user_id"], Role(a["role"]), a["department_id"], a["name"], a["username"])
         return WebSession(actor, _text(raw[b"csrf"]), created, _text(raw[b"locale"]))
+
+    async def alive(self, sid: str, now: float | None = None) -> bool:
+        """Whether the session stands, without counting this as use (an open event stream
+        must not keep an unattended desk signed in)."""
+        if not sid or len(sid) > 128:
+            return False
+        created = await self.r.hget(self._key(sid), "created")
+        if created is None:
+            return False
+        now = time.time() if now is None else now
+        return float(created) + self.absolute_s > now
 
     async def set_locale(self, sid: str, locale: str) -> None:
         key = self._key(sid)
@@ -134,29 +145,31 @@ class LoginLimiter:
     def _keys(self, username: str, address: str) -> tuple[str, str]:
         return f"{self.p}user:{_digest(username.lower())}", f"{self.p}addr:{address}"
 
-    async def retry_after(self, username: str, address: str) -> float:
-        """Seconds until the next attempt may be made (0: now)."""
+    async def attempt(self, username: str, address: str) -> float:
+        """Count this attempt first, in one step, then say how long to wait (0: go on).
+        Counting before the password is checked means a thousand parallel guesses are a
+        thousand counted, not five; a success takes its own count back (``succeeded``)."""
         user_key, addr_key = self._keys(username, address)
-        async with self.r.pipeline(transaction=False) as pipe:
-            pipe.get(user_key)
-            pipe.get(addr_key)
+        window = max(1, int(self.t.window_s))
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.incr(user_key)
+            pipe.expire(user_key, window, nx=True)
+            pipe.incr(addr_key)
+            pipe.expire(addr_key, window, nx=True)
             pipe.pttl(user_key)
             pipe.pttl(addr_key)
-            user_n, addr_n, user_ttl, addr_ttl = await pipe.execute()
+            user_n, _, addr_n, _, user_ttl, addr_ttl = await pipe.execute()
         waits = []
-        if int(user_n or 0) >= self.t.per_account:
+        if int(user_n) > self.t.per_account:
             waits.append(max(user_ttl, 1000) / 1000)
-        if int(addr_n or 0) >= self.t.per_address:
+        if int(addr_n) > self.t.per_address:
             waits.append(max(addr_ttl, 1000) / 1000)
         return max(waits, default=0.0)
 
-    async def failed(self, username: str, address: str) -> None:
-        window = max(1, int(self.t.window_s))
+    async def succeeded(self, username: str, address: str) -> None:
+        """The password was right: the account starts afresh, the address forgets this one."""
+        user_key, addr_key = self._keys(username, address)
         async with self.r.pipeline(transaction=True) as pipe:
-            for key in self._keys(username, address):
-                pipe.incr(key)
-                pipe.expire(key, window, nx=True)
+            pipe.delete(user_key)
+            pipe.decr(addr_key)
             await pipe.execute()
-
-    async def succeeded(self, username: str) -> None:
-        await self.r.delete(self._keys(username, "")[0])

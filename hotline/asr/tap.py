@@ -29,6 +29,7 @@ from .transcript import CallTranscript, Segment, draft_json, shift
 from .worker import Result
 
 log = logging.getLogger(__name__)
+DRAFT_EVERY_S = 2.0  # live drafts for the desk: the whole transcript is drafted each time
 
 Publish = Callable[..., Awaitable[None]]
 OnDescriptionDraft = Callable[[str, dict[str, Any]], Awaitable[object]]
@@ -56,6 +57,8 @@ class _CallTap:
     sides: dict[str, _Side] = field(default_factory=dict)
     starting: asyncio.Task[None] | None = None
     last_draft: str = ""  # the draft last sent to the desk (JSON), to send only changes
+    draft_at: float = float("-inf")  # loop time of the last live draft
+    draft_timer: asyncio.TimerHandle | None = None
 
 
 @dataclass(frozen=True)
@@ -183,13 +186,31 @@ class LiveTranscriber:
             self.events_dropped += 1
 
     def _live_draft(self, tap: _CallTap) -> None:
-        """The draft as the conversation stands, for the desk's form (only when it changed)."""
+        """The draft as the conversation stands, for the desk's form: at most one every
+        ``DRAFT_EVERY_S`` (a trailing one catches the last words), and only when it changed."""
+        loop = asyncio.get_running_loop()
+        wait = tap.draft_at + DRAFT_EVERY_S - loop.time()
+        if wait > 0:
+            if tap.draft_timer is None:
+                tap.draft_timer = loop.call_later(wait, self._draft_now, tap)
+            return
+        self._draft_now(tap)
+
+    def _draft_now(self, tap: _CallTap) -> None:
+        tap.draft_timer = None
+        if self.calls.get(tap.call_id) is not tap:
+            return  # the call has ended: transcript.done carries the last draft
+        tap.draft_at = asyncio.get_running_loop().time()
         draft = draft_json(make_draft(tap.transcript.utterances(), self.rules))
         key = json.dumps(draft, ensure_ascii=False, sort_keys=True)
-        if key != tap.last_draft:
-            tap.last_draft = key
-            data = {"call_id": tap.call_id, "operator_id": tap.operator_id, "draft": draft}
+        if key == tap.last_draft:
+            return
+        data = {"call_id": tap.call_id, "operator_id": tap.operator_id, "draft": draft}
+        try:
             self._events.put_nowait(("transcript.draft", data))
+            tap.last_draft = key
+        except asyncio.QueueFull:
+            self.events_dropped += 1
 
     async def _publish_loop(self) -> None:
         while True:
@@ -246,6 +267,8 @@ class LiveTranscriber:
         tap = self.calls.pop(call_id, None)
         if tap is None:
             return None
+        if tap.draft_timer is not None:
+            tap.draft_timer.cancel()
         if tap.starting is not None:
             with contextlib.suppress(Exception):
                 await tap.starting

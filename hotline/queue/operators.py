@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from ..errors import HotlineError
-from .models import OperatorState, check_operator_transition
+from .models import IllegalOperatorTransition, OperatorState, check_operator_transition
 from .store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,16 @@ class OperatorStates:
                 "agent.state", now, operator=op_id, state="wrap_up", until=round(until, 3)
             )
             return op.state.value
+        if state in (S.RESERVED, S.ON_CALL):
+            raise IllegalOperatorTransition(
+                f"only the router puts a seat {state.value}", state=op.state, target=state
+            )
+        if op.state in (S.RESERVED, S.ON_CALL) and state is S.READY:
+            raise IllegalOperatorTransition(  # it would be offered a second call
+                "a seat that is ringing or on a call is ready again after the call",
+                state=op.state,
+                target=state,
+            )
         check_operator_transition(op.state, state)
         status, prev = await self.store.set_operator_state(
             op_id, state, now, reason, allowed_from=[op.state]

@@ -261,10 +261,10 @@ class Router:
             await self.store.publish(
                 "call.offered", now, call_id=a.task.call_id, operator=a.operator.id, level=a.level
             )
+            await self._deliver(a.task, a.operator)  # the ring first, then the desks hear
             await self.store.publish(
                 "agent.state", now, operator=a.operator.id, state=S.RESERVED.value
             )
-            await self._deliver(a.task, a.operator)
         return made
 
     async def _deliver(self, task: Task, op: Operator) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import re
 import signal
 import tomllib
@@ -356,8 +355,12 @@ async def seed_demo_users(settings: Settings, seats: list[str]) -> list[tuple[st
     if clerk_dept is not None:
         wanted.append(("sanlian", Role.DEPARTMENT, "三里庵街道 承办员", clerk_dept))
     for username, role, name, dept in wanted:
-        with contextlib.suppress(IntegrityError):
+        try:
             await directory.add_user(username, role, name=name, department_id=dept)
+        except IntegrityError:
+            existing = await directory.user(username)
+            if existing is None or existing["has_password"]:
+                continue  # an account someone made keeps its own password
         await directory.set_password(username, DEMO_PASSWORD)
     await tickets.engine.dispose()
     return [(u, r.value, n) for u, r, n, _ in wanted]

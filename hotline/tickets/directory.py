@@ -63,6 +63,7 @@ class Directory:
         self.tree_ttl = tree_ttl
         self._tree: DepartmentTree | None = None
         self._tree_at = 0.0
+        self._argon = asyncio.Semaphore(2)
 
     # -- departments --------------------------------------------------------------------------
 
@@ -211,7 +212,7 @@ class Directory:
                 await conn.execute(
                     update(t.users)
                     .where(t.users.c.username == username)
-                    .values(password_hash=digest)
+                    .values(password_hash=digest, password_set_at=self.clock())
                     .returning(t.users.c.id)
                 )
             ).first()
@@ -227,19 +228,29 @@ class Directory:
                 await conn.execute(select(t.users).where(t.users.c.username == username))
             ).first()
         digest = row.password_hash if row is not None and row.password_hash else _DUMMY_HASH
-        ok = await asyncio.to_thread(_verify, digest, password)
+        async with self._argon:  # each check is ~50 ms and 64 MiB: a flood waits its turn
+            ok = await asyncio.to_thread(_verify, digest, password)
         if not ok or row is None or not row.password_hash or not row.active:
             return None
         if _HASHER.check_needs_rehash(digest):
             await self.set_password(username, password)
         return Actor(row.id, Role(row.role), row.department_id, row.name, row.username)
 
-    async def is_active(self, user_id: int) -> bool:
+    async def standing(self, user_id: int) -> tuple[bool, float]:
+        """Whether the account is enabled, and when its password was last set (epoch
+        seconds; 0 if never): sessions from before that no longer count."""
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(select(t.users.c.active).where(t.users.c.id == user_id))
+                await conn.execute(
+                    select(t.users.c.active, t.users.c.password_set_at).where(
+                        t.users.c.id == user_id
+                    )
+                )
             ).first()
-        return bool(row is not None and row.active)
+        if row is None:
+            return False, 0.0
+        at = row.password_set_at
+        return bool(row.active), at.timestamp() if at is not None else 0.0
 
     async def locale(self, user_id: int) -> str | None:
         async with self.engine.connect() as conn:

@@ -7,6 +7,7 @@ and act on only the tickets their department handles (or co-handles, or passed d
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime
@@ -14,14 +15,16 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
 
 from hotline.agent_desk.access import EVERYONE, SIGNED, roles
 from hotline.agent_desk.openapi import Api, Op, Param
 from hotline.agent_desk.web import AUTH, json_response, read_body
 from hotline.agent_desk.web import actor as web_actor
 from hotline.keys import STORE, TICKETS
+from hotline.tickets import schema as t
 from hotline.tickets import schemas as sc
-from hotline.tickets.exceptions import Forbidden, InvalidInput, TicketError
+from hotline.tickets.exceptions import Forbidden, InvalidInput, TicketError, TicketNotFound
 from hotline.tickets.kb import KbInvalid
 from hotline.tickets.models import (
     DECIDING_ROLES,
@@ -32,10 +35,12 @@ from hotline.tickets.models import (
     Role,
     Urgency,
 )
+from hotline.tickets.portal import may_see
 from hotline.tickets.services import TicketServices
 from hotline.tickets.sync import SIGNATURE, TIMESTAMP, verify_signature
 
 log = logging.getLogger(__name__)
+CALL_RECORD_TRIES = 4  # × 0.25 s for a just-ended call's record
 ANYONE = roles(EVERYONE)  # any signed-in user; departments see only their own tickets
 M = TypeVar("M", bound=BaseModel)
 
@@ -67,11 +72,12 @@ def _number(request: web.Request) -> str:
     return number
 
 
-def _may_see(actor: Actor, ticket: dict[str, Any]) -> None:
+async def _may_see(request: web.Request, actor: Actor, ticket: dict[str, Any]) -> None:
+    """Department staff see the tickets their department or a unit below it handles (or
+    co-handles, or passed down): the portal's rule, for the API too."""
     if actor.role is not Role.DEPARTMENT:
         return
-    mine = {ticket["handler_id"], *ticket["co_handler_ids"], *ticket["delegated_by"]}
-    if actor.department_id not in mine:
+    if not may_see(actor, ticket, await request.app[SERVICES].directory.tree()):
         raise Forbidden("this ticket is not handled by your department")
 
 
@@ -93,9 +99,11 @@ async def ticket_for_call(request: web.Request) -> web.Response:
     if not 0 < len(call_id) <= 64:
         raise InvalidInput("a call id is 1-64 characters")
     body = await read_body(request, sc.CallTicketBody, invalid=InvalidInput)
-    progress = await request.app[STORE].live_call(call_id)
+    caller, operator_id = await _call_facts(request, call_id)
+    if actor.role is Role.OPERATOR and operator_id != actor.username:
+        raise Forbidden("an operator opens tickets for the calls they answered", call_id=call_id)
     fields = body.model_dump(exclude={"then"})
-    new = NewTicket(**fields, caller_phone=progress.get("caller") or None, call_id=call_id)
+    new = NewTicket(**fields, caller_phone=caller or None, call_id=call_id)
     tickets = request.app[SERVICES].tickets
     ticket = await tickets.create(new, actor)
     try:
@@ -104,6 +112,28 @@ async def ticket_for_call(request: web.Request) -> web.Response:
         exc.details["number"] = ticket["number"]
         raise
     return json_response(ticket, status=201)
+
+
+async def _call_facts(request: web.Request, call_id: str) -> tuple[str, str]:
+    """The call's caller and operator: from its live record while it lasts, then from its
+    SQL record (written just after it ends, so a ticket filed in wrap-up waits a moment)."""
+    progress = await request.app[STORE].live_call(call_id)
+    if progress.get("caller"):
+        return progress["caller"], progress.get("operator_id", "")
+    engine = request.app[SERVICES].tickets.engine
+    for _ in range(CALL_RECORD_TRIES):
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(t.calls.c.caller, t.calls.c.operator_id).where(
+                        t.calls.c.call_id == call_id
+                    )
+                )
+            ).first()
+        if row is not None:
+            return row.caller or "", row.operator_id or ""
+        await asyncio.sleep(0.25)
+    raise TicketNotFound("no such call", call_id=call_id)
 
 
 async def list_tickets(request: web.Request) -> web.Response:
@@ -136,7 +166,7 @@ async def get_ticket(request: web.Request) -> web.Response:
     actor = web_actor(request)
     store = request.app[SERVICES].tickets
     ticket = await store.get(_number(request))
-    _may_see(actor, ticket)
+    await _may_see(request, actor, ticket)
     ticket["records"] = await store.records(ticket["number"])
     return json_response(ticket)
 
@@ -145,7 +175,7 @@ async def ticket_history(request: web.Request) -> web.Response:
     actor = web_actor(request)
     store = request.app[SERVICES].tickets
     ticket = await store.get(_number(request))
-    _may_see(actor, ticket)
+    await _may_see(request, actor, ticket)
     return json_response({"history": await store.history(ticket["number"])})
 
 

@@ -76,6 +76,9 @@ class Portal:
     async def tree(self) -> DepartmentTree:
         return await self.tickets.directory.tree()
 
+    async def subtree(self, dept: int) -> frozenset[int]:
+        return subtree(await self.tree(), dept)
+
     async def departments(self) -> dict[int, dict[str, Any]]:
         return {d["id"]: d for d in await self.tickets.directory.departments()}
 

@@ -20,7 +20,7 @@ from hotline.agent_desk.openapi import Op, Param
 from hotline.agent_desk.web import actor as web_actor
 from hotline.agent_desk.web import json_response
 from hotline.config import Settings
-from hotline.keys import SETTINGS, TICKETS
+from hotline.keys import PORTAL, SETTINGS, TICKETS
 from hotline.tickets.attachments import (
     AttachmentInvalid,
     AttachmentNotFound,
@@ -43,7 +43,6 @@ class PortalServices:
     scorecards: Scorecards
 
 
-PORTAL: web.AppKey[PortalServices] = web.AppKey("portal")
 
 
 def attachment_rules(settings: Settings) -> AttachmentRules:

@@ -103,6 +103,7 @@ users = Table(
     Column("department_id", Id, ForeignKey("departments.id"), nullable=True),
     Column("token_hash", String(64), nullable=True, unique=True),
     Column("password_hash", String(200), nullable=True),  # argon2id; None: no desk sign-in
+    Column("password_set_at", UtcDateTime, nullable=True),  # older sessions are signed out
     Column("locale", String(10), nullable=True),  # the desk's language; None: the default
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UtcDateTime, nullable=False),

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ..config import Settings
 from ..keys import HOOKS, STORE
-from . import http, kb, service
+from . import http, kb, portal_http, service
 from .calls import CallLog
 from .exceptions import TicketNotFound
 
@@ -38,6 +38,7 @@ def tickets(settings: Settings) -> Ctx:
 
         tickets = service.build(settings, notify=service.redis_notifier(publish))
         http.install(app, tickets.services)
+        await portal_http.install(app)
         try:
             await service.prepare(settings, tickets)
         except Exception:

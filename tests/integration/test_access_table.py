@@ -62,7 +62,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/agents/{id}/state"): api(
         "/api/agents/1001/state", SUPERVISING | {"operator"}, {}
     ),
-    ("GET", "/api/calls"): api("/api/calls", HOTLINE),
+    ("GET", "/api/calls"): api("/api/calls", DECIDING),  # every live caller: not for operators
     ("GET", "/api/debug/latency"): api("/api/debug/latency", SUPERVISING),
     ("GET", "/api/events"): api("/api/events", HOTLINE),
     ("GET", "/api/calls/{call_id}/transcript"): api("/api/calls/c-not-here/transcript", HOTLINE),

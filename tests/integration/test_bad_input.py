@@ -92,6 +92,9 @@ async def test_dtmf_flood_does_not_disturb_the_queue(standin, redis_url, server_
         ("[]", 400, "bad-request"),
         ('{"state": "flying"}', 400, "bad-request"),
         ('{"state": "ready", "extend_s": "lots"}', 400, "bad-request"),
+        ('{"state": "wrap_up", "extend_s": 1e300}', 400, "bad-request"),
+        ('{"state": "wrap_up", "extend_s": Infinity}', 400, "bad-request"),
+        ('{"state": "reserved"}', 409, "illegal-operator-transition"),
         ('{"state": "on_call"}', 409, "illegal-operator-transition"),
     ],
 )

@@ -76,6 +76,10 @@ def test_given_a_seat_filter_then_its_calls_follow_the_offer() -> None:
     assert flt.accepts("desk.offer", {"call_id": "c1", "operator": "1001"})
     assert flt.accepts("call.abandoned", {"call_id": "c1"}), "the offered call is followed"
     assert not flt.accepts("call.abandoned", {"call_id": "c2"})
+    # 1001 did not answer; the call goes to 1002, whose conversation 1001 must not read
+    assert not flt.accepts("desk.offer", {"call_id": "c1", "operator": "1002"})
+    assert not flt.accepts("transcript.final", {"call_id": "c1", "operator_id": "1002"})
+    assert not flt.accepts("call.left", {"call_id": "c1"}), "no longer followed"
     typed = EventFilter(types=("transcript.",), operator="1001")
     assert not typed.accepts("agent.state", {"operator": "1001"})
     assert EventFilter().takes_all

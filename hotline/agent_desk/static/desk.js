@@ -101,6 +101,7 @@
       touched = new Set();
       form.querySelectorAll(".touched").forEach((el) => el.classList.remove("touched"));
       $("ticket-result").textContent = "";
+      delete $("ticket-result").dataset.number;
       $("kb").replaceChildren(li(M.no_kb, "muted"));
       $("kb-article").replaceChildren();
       $("urgent-reasons").hidden = true;
@@ -125,6 +126,7 @@
     if (!hist.children.length) hist.append(li(M.no_history, "muted"));
     setDescription(panel.description || "", panel.description_draft);
     setPhase(phase);
+    setSubmitting(false);
   }
   function setPhase(phase, note = "") {
     if (!call) return;
@@ -246,7 +248,7 @@
     }
   }
   async function submit(mode) {
-    if (!call) return;
+    if (!call || call.ticket || call.submitting) return;
     const f = form.elements;
     const content = f.namedItem("content").value.trim();
     const body = {
@@ -263,20 +265,36 @@
       const lead = parseInt(f.namedItem("department").value, 10);
       if (!lead) {
         f.namedItem("department").focus();
-        showError(new Error(M.deadline));
+        showError(new Error(M.choose_department));
         return;
       }
       body.then = { action: "dispatch", lead };
     }
+    const current = call;
+    current.submitting = true;
+    setSubmitting(true);
     try {
-      const t = await api("POST", `/api/calls/${encodeURIComponent(call.id)}/ticket`, body);
+      const t = current.pending // the ticket exists; only its action failed before
+        ? await api("POST", `/api/tickets/${current.pending}/actions`, body.then)
+        : await api("POST", `/api/calls/${encodeURIComponent(current.id)}/ticket`, body);
+      current.ticket = t.number;
       const el = $("ticket-result");
       el.textContent = fmt(M.ticket_created, { number: t.number });
       el.className = "result ok";
       el.dataset.number = t.number;
     } catch (err) {
+      const made = err.data && err.data.details && err.data.details.number;
+      if (made) current.pending = made;
       showError(err);
+    } finally {
+      current.submitting = false;
+      setSubmitting(false);
     }
+  }
+  function setSubmitting(busy) {
+    const done = Boolean(call && call.ticket);
+    $("btn-answered").disabled = busy || done;
+    $("btn-dispatch").disabled = busy || done;
   }
 
   // -- knowledge base --------------------------------------------------------------------------
@@ -320,13 +338,15 @@
     if (!call) return;
     try {
       await api("POST", `/desk/calls/${encodeURIComponent(call.id)}/control`, { action, target });
-      if (action === "hold" || action === "resume") {
-        held = action === "hold";
-        $("btn-hold").textContent = held ? M.resume : M.hold;
-      }
+      if (action === "hold" || action === "resume") setHeld(action === "hold");
     } catch (err) {
       showError(err);
     }
+  }
+
+  function setHeld(on) {
+    held = on;
+    $("btn-hold").textContent = held ? M.resume : M.hold;
   }
 
   // -- events ------------------------------------------------------------------------------
@@ -340,6 +360,8 @@
       closePanel(M.caller_hung_up);
     } else if (call && call.phase === "talking" && d.state !== "on_call") {
       setPhase("ended");
+    } else if (call && call.phase === "ringing" && d.state === "on_call") {
+      setPhase("talking"); // the answer's own event may have come first
     }
     if (d.state === "wrap_up") refreshFigures();
     renderSeat();
@@ -354,6 +376,8 @@
       /* the figures catch up on the next change */
     }
   }
+  let lastId = "";
+  let retry = 1000;
   function connect(after) {
     const es = new EventSource(`/api/events${after ? `?after=${encodeURIComponent(after)}` : ""}`);
     const conn = $("conn");
@@ -362,10 +386,27 @@
       conn.dataset.live = live ? "1" : "0";
       conn.querySelector(".conn-text").textContent = live ? M.connection_live : M.connection_lost;
     };
-    es.onopen = () => setConn(true);
-    es.onerror = () => setConn(false);
+    es.onopen = () => {
+      setConn(true);
+      retry = 1000;
+    };
+    es.onerror = () => {
+      setConn(false);
+      if (es.readyState !== EventSource.CLOSED) return; // the browser retries by itself
+      // A non-200 answer (a restart, a 503, signed out) ends an EventSource for good.
+      setTimeout(async () => {
+        try {
+          await api("GET", "/desk/snapshot"); // a 401 goes to the sign-in page
+        } catch (err) {
+          /* try the stream again anyway */
+        }
+        connect(lastId || after);
+      }, retry);
+      retry = Math.min(retry * 2, 15000);
+    };
     const on = (type, fn) =>
       es.addEventListener(type, (e) => {
+        if (e.lastEventId) lastId = e.lastEventId;
         try {
           fn(JSON.parse(e.data), e);
         } catch (err) {
@@ -373,7 +414,13 @@
         }
       });
     on("agent.state", onAgentState);
-    on("desk.offer", (d) => d.operator === cfg.seat && openPanel(d, "ringing"));
+    on("desk.offer", (d) => {
+      if (d.operator !== cfg.seat) return;
+      if (call && call.id === d.call_id) return; // a replayed offer never sets a call back
+      openPanel(d, seat && seat.state === "on_call" ? "talking" : "ringing");
+    });
+    on("call.held", (d) => call && d.call_id === call.id && setHeld(true));
+    on("call.resumed", (d) => call && d.call_id === call.id && setHeld(false));
     on("call.answered", (d) => call && d.call_id === call.id && setPhase("talking"));
     on("call.abandoned", (d) => call && d.call_id === call.id && call.phase === "ringing" && closePanel(M.caller_hung_up));
     on("call.left", (d) => call && d.call_id === call.id && call.phase === "ringing" && closePanel(M.caller_hung_up));
@@ -383,7 +430,17 @@
     on("transcript.done", (d) => call && d.call_id === call.id && d.draft && fillDraft(d.draft));
     on("transcript.description", (d) => call && d.call_id === call.id && setDescription(d.text || "", d.draft));
     on("call.coached", (d) => call && d.call_id === call.id && ($("p-coached").hidden = !d.on));
-    es.addEventListener("reset", () => location.reload()); // the gap is older than the stream keeps
+    es.addEventListener("reset", () => {
+      // the gap is older than the stream keeps: a fresh snapshot (once a minute at most)
+      const last = Number(sessionStorage.getItem("desk-reset") || 0);
+      if (Date.now() - last < 60000) return;
+      sessionStorage.setItem("desk-reset", String(Date.now()));
+      location.reload();
+    });
+    es.addEventListener("signed-out", () => {
+      es.close();
+      location.href = "/login?next=%2Fdesk";
+    });
   }
 
   // -- start ---------------------------------------------------------------------------------
@@ -428,15 +485,16 @@
     if (!e.altKey) return;
     const k = e.key.toLowerCase();
     const acts = {
-      r: () => setState("ready"),
-      n: () => setState("not_ready", { reason: $("nr-reason").value }),
-      a: () => submit("answer"),
-      d: () => submit("dispatch"),
-      f: () => form.elements.namedItem("content").focus(),
+      r: ["btn-ready", () => setState("ready")],
+      n: ["btn-not-ready", () => setState("not_ready", { reason: $("nr-reason").value })],
+      a: ["btn-answered", () => submit("answer")],
+      d: ["btn-dispatch", () => submit("dispatch")],
+      f: [null, () => form.elements.namedItem("content").focus()],
     };
-    if (acts[k]) {
+    const act = acts[k];
+    if (act) {
       e.preventDefault();
-      acts[k]();
+      if (!act[0] || !$(act[0]).disabled) act[1](); // a shortcut does what its button may
     }
   });
   start().catch((err) => showError(err));
