@@ -119,7 +119,7 @@ calls = Table(
     Column("queue", String(64), nullable=True),
     Column("caller", String(40), nullable=True, index=True),
     Column("operator_id", String(64), nullable=True),
-    Column("started_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False, index=True),  # the boards' windows
     Column("answered_at", UtcDateTime, nullable=True),
     Column("ended_at", UtcDateTime, nullable=True),
     Column("outcome", String(20), nullable=False, default="unknown"),

@@ -147,7 +147,7 @@ def test_given_an_unknown_revision_when_migrating_then_the_known_ones_are_listed
     line = refused(hotline(tmp_path, "migrate", "--revision", "zzz"))
     assert (
         line == "hotline: --revision zzz: no such revision; "
-        "use head, base, -N or one of 0001, 0002, 0003"
+        "use head, base, -N or one of 0001, 0002, 0003, 0004, 0005"
     )
 
 
