@@ -229,6 +229,7 @@ def demo_screen(
     return f"""
 hotline demo is up; Ctrl-C stops it
   desk        {base}/login   operator desk {base}/desk
+  boards      supervisor {base}/board   wallboard {base}/wallboard   departments {base}/portal
   accounts    password {ticket_cli.DEMO_PASSWORD!r} for every demo account (demo mode only)
               operators (username = seat) {seats}
               {others}
