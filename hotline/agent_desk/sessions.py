@@ -124,6 +124,12 @@ class SessionStore:
         return len(keys)
 
 
+_DECR_IF_THERE = """
+if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end
+return 0
+"""
+
+
 @dataclass(frozen=True)
 class Throttle:
     """Failed sign-ins allowed per account and per client address in a window."""
@@ -152,13 +158,15 @@ class LoginLimiter:
         user_key, addr_key = self._keys(username, address)
         window = max(1, int(self.t.window_s))
         async with self.r.pipeline(transaction=True) as pipe:
+            # SET NX EX then INCR: the window starts at the first attempt and INCR keeps its
+            # TTL (EXPIRE NX would need Redis 7; the embedded Redis is older)
+            pipe.set(user_key, 0, ex=window, nx=True)
             pipe.incr(user_key)
-            pipe.expire(user_key, window, nx=True)
+            pipe.set(addr_key, 0, ex=window, nx=True)
             pipe.incr(addr_key)
-            pipe.expire(addr_key, window, nx=True)
             pipe.pttl(user_key)
             pipe.pttl(addr_key)
-            user_n, _, addr_n, _, user_ttl, addr_ttl = await pipe.execute()
+            _, user_n, _, addr_n, user_ttl, addr_ttl = await pipe.execute()
         waits = []
         if int(user_n) > self.t.per_account:
             waits.append(max(user_ttl, 1000) / 1000)
@@ -169,7 +177,5 @@ class LoginLimiter:
     async def succeeded(self, username: str, address: str) -> None:
         """The password was right: the account starts afresh, the address forgets this one."""
         user_key, addr_key = self._keys(username, address)
-        async with self.r.pipeline(transaction=True) as pipe:
-            pipe.delete(user_key)
-            pipe.decr(addr_key)
-            await pipe.execute()
+        await self.r.delete(user_key)
+        await self.r.eval(_DECR_IF_THERE, 1, addr_key)  # never a count without its window
