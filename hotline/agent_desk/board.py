@@ -32,7 +32,7 @@ from .pages import locale_of
 from .web import actor, json_response, read_body
 
 if TYPE_CHECKING:
-    from ..telephony.coaching import Coaching
+    from ..telephony.stasis import StasisController
 
 SUPERVISING = roles(Role.SUPERVISOR, Role.ADMIN)
 WORKING = (
@@ -253,11 +253,11 @@ async def snapshot(request: web.Request) -> web.Response:
     return json_response(await build_snapshot(request.app, time.time()))
 
 
-def _coaching(app: web.Application) -> Coaching:
+def _controller(app: web.Application) -> StasisController:
     ctl = app.get(CONTROLLER)
     if ctl is None:
         raise CoachUnavailable("calls are not handled by this server")
-    return ctl.coaching
+    return ctl
 
 
 async def coach(request: web.Request) -> web.Response:
@@ -265,16 +265,16 @@ async def coach(request: web.Request) -> web.Response:
     body = await read_body(request, CoachBody, invalid=CoachInvalid)
     who = actor(request)
     call_id = request.match_info["call_id"]
-    sess = await _coaching(request.app).start(
-        call_id, body.mode, body.seat, who.username or who.role.value
-    )
-    return json_response(sess.describe(), status=202)
+    ctl = _controller(request.app)
+    sess = await ctl.coach(call_id, who.username or who.role.value, body.mode, body.seat)
+    return json_response(sess, status=202)
 
 
 async def stop_coach(request: web.Request) -> web.Response:
+    who = actor(request)
     call_id = request.match_info["call_id"]
-    stopped = await _coaching(request.app).stop(call_id)
-    return json_response({"call_id": call_id, "stopped": stopped})
+    done = await _controller(request.app).coach(call_id, who.username or who.role.value, "stop")
+    return json_response(done)
 
 
 def add_board(app: web.Application) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from hotline.errors import HotlineError
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 LOCAL_TIMEOUT_S = 2.5  # the call's own runner answers within this (it is busy otherwise)
 FORWARD_TIMEOUT_S = 3.0  # a forwarded control: the owner's answer, or 503
+BESIDE_PREFIX = "coach:"  # a supervisor's coaching, run by the owner beside the call
 
 
 class DeskControls:
@@ -41,8 +42,10 @@ class DeskControls:
         store: RedisStore,
         instance_id: str,
         clock: Callable[[], float],
+        beside: Callable[[str, str, str, str], Awaitable[str]] | None = None,
     ) -> None:
         self.calls = calls
+        self.beside = beside  # actions run beside the call's machine (coaching: coach:<mode>)
         self.replies = replies
         self.store = store
         self.instance_id = instance_id
@@ -55,6 +58,8 @@ class DeskControls:
     ) -> str:
         runner = self.calls.get(call_id)
         if runner is not None:
+            if action.startswith(BESIDE_PREFIX) and self.beside is not None:
+                return await self.beside(call_id, operator_id, action, target)
             return await self._here(runner, operator_id, action, target)
         if forwarded:  # the sender thought the call was here: it has ended or moved
             raise CallControlRefused("this call has ended", call_id=call_id)

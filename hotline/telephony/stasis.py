@@ -9,6 +9,7 @@ queue (``continueInDialplan``) — never to silence.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -93,9 +94,11 @@ class StasisController:
         self.channel_owner: dict[str, str] = {}
         self.recording_owner: dict[str, str] = {}
         self.control_replies: dict[str, asyncio.Future[s.ControlReply]] = {}
-        self.desk = DeskControls(self.calls, self.control_replies, router.store, instance_id, clock)
         self.coaching = Coaching(
             ari, self.calls, router.store.publish, clock, settings.ring_timeout_s
+        )
+        self.desk = DeskControls(
+            self.calls, self.control_replies, router.store, instance_id, clock, self._coach_here
         )
         self.latency = LatencyLog(metrics)
         self.resyncs = 0
@@ -136,6 +139,21 @@ class StasisController:
         """An operator's control of their own connected call (from the desk): decided by the
         call's machine on the instance that owns it (forwarded there if need be)."""
         return await self.desk.control(call_id, operator_id, action, target)
+
+    async def coach(
+        self, call_id: str, supervisor: str, mode: str, seat: str = ""
+    ) -> dict[str, Any]:
+        """Start (``listen``, ``whisper``, ``barge``) or ``stop`` a supervisor's coaching of a
+        call, on the instance that owns it (forwarded there like the desk's controls)."""
+        return dict(json.loads(await self.desk.control(call_id, supervisor, f"coach:{mode}", seat)))
+
+    async def _coach_here(self, call_id: str, supervisor: str, action: str, seat: str) -> str:
+        mode = action.removeprefix("coach:")
+        if mode == "stop":
+            stopped = await self.coaching.stop(call_id)
+            return json.dumps({"call_id": call_id, "stopped": stopped})
+        sess = await self.coaching.start(call_id, mode, seat, supervisor)
+        return json.dumps(sess.describe())
 
     # -- ARI → calls -----------------------------------------------------------------------
 

@@ -155,3 +155,32 @@ async def test_given_the_supervisors_phone_is_not_answered_then_the_snoop_is_tak
     assert body["snoop"] not in standin.sim.channels and body["channel"] not in standin.sim.channels
     assert await _coached(srv) == [], "the desk was never told of a supervisor who never came"
     assert caller.id in standin.sim.channels
+
+
+async def test_given_two_servers_when_the_other_gets_a_whisper_then_the_owner_does_it(
+    standin: Any,
+    redis_url: str,
+    server_factory: Any,
+) -> None:
+    """The supervisor's request lands on an instance that does not hold the call: it is
+    forwarded through Redis to the owner, which snoops and rings, and stops it later."""
+    add_seats(standin, 1)
+    add_seats(standin, 1, first=2001)
+    owner = await server_factory(make_settings(standin, redis_url, operators=seats(1)))
+    other = await server_factory(
+        make_settings(standin, redis_url, operators=seats(1), ari_app="hotline-b")
+    )
+    await ready_all(owner, ["1001"])
+    caller = standin.sim.incoming_call("13800138000", "12345")
+    await asyncio.wait_for(caller.bridged_with_agent.wait(), 5)
+    assert caller.id in owner.app[CONTROLLER].calls
+    assert caller.id not in other.app[CONTROLLER].calls
+    status, body = await _api(
+        other, "POST", f"/api/calls/{caller.id}/coach", {"mode": "whisper", "seat": "PJSIP/2001"}
+    )
+    assert status == 202, body
+    assert standin.sim.snoops == [(body["snoop"], _agent_channel(standin, caller), "both", "out")]
+    assert caller.id in owner.app[CONTROLLER].coaching.sessions, "the owner runs it"
+    status, done = await _api(other, "DELETE", f"/api/calls/{caller.id}/coach")
+    assert status == 200 and done["stopped"] is True
+    await wait_for(lambda: body["channel"] not in standin.sim.channels, what="seat hung up")
