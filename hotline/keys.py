@@ -14,6 +14,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
+    from .agent_desk.panels import PanelStore
     from .asr.tap import LiveTranscriber
     from .config import Settings
     from .ivr.runtime import IvrRuntime
@@ -44,3 +45,4 @@ SURVEYS: web.AppKey[SurveyScheduler] = web.AppKey("surveys")  # controller is bu
 TICKETS: web.AppKey[TicketServices] = web.AppKey("tickets")
 TRANSCRIBER: web.AppKey[LiveTranscriber] = web.AppKey("transcriber")  # when speech is on
 PORTAL: web.AppKey[PortalServices] = web.AppKey("portal")  # the department portal's parts
+PANELS: web.AppKey[PanelStore] = web.AppKey("desk_panels")  # each rung call's desk panel

@@ -18,17 +18,16 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import HotlineError
-from ..keys import CONTROLLER, SETTINGS, STORE, TICKETS
+from ..keys import CONTROLLER, PANELS, SETTINGS, STORE, TICKETS
 from ..queue.models import OperatorState
 from ..roles import Role
 from . import i18n
 from .access import add, roles
 from .events import HUB
 from .pages import locale_of
-from .panels import PanelStore, for_role
+from .panels import for_role
 from .web import actor, json_response, read_body
 
-PANELS: web.AppKey[PanelStore] = web.AppKey("desk_panels")
 LIVE_STATES = (OperatorState.RESERVED, OperatorState.ON_CALL, OperatorState.WRAP_UP)
 OPERATORS = roles(Role.OPERATOR)
 NOT_READY_REASONS = ("meal", "rest", "training", "meeting")

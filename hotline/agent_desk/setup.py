@@ -12,10 +12,10 @@ from typing import Any
 from aiohttp import web
 
 from ..config import Settings
-from ..keys import HOOKS, REDIS, STORE, TICKETS
+from ..keys import HOOKS, PANELS, REDIS, STORE, TICKETS
 from .access import ACTIVE, SESSIONS, ActiveCache
 from .board import add_board
-from .desk import PANELS, add_desk
+from .desk import add_desk
 from .events import HUB
 from .hub import EventHub
 from .pages import LIMITER, add_pages

@@ -21,7 +21,7 @@ from hotline.agent_desk.access import EVERYONE, SIGNED, roles
 from hotline.agent_desk.openapi import Api, Op, Param
 from hotline.agent_desk.web import AUTH, json_response, read_body
 from hotline.agent_desk.web import actor as web_actor
-from hotline.keys import STORE, TICKETS
+from hotline.keys import PANELS, STORE, TICKETS
 from hotline.tickets import schema as t
 from hotline.tickets import schemas as sc
 from hotline.tickets.exceptions import Forbidden, InvalidInput, TicketError, TicketNotFound
@@ -120,6 +120,10 @@ async def _call_facts(request: web.Request, call_id: str) -> tuple[str, str]:
     progress = await request.app[STORE].live_call(call_id)
     if progress.get("caller"):
         return progress["caller"], progress.get("operator_id", "")
+    panels = request.app.get(PANELS)  # a rung call's panel outlives the call by hours
+    panel = await panels.get(call_id) if panels is not None else None
+    if panel is not None and panel.get("caller"):
+        return str(panel["caller"]), str(panel.get("operator", ""))
     engine = request.app[SERVICES].tickets.engine
     for _ in range(CALL_RECORD_TRIES):
         async with engine.connect() as conn:

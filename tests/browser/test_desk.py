@@ -123,8 +123,9 @@ async def test_given_a_ready_operator_when_a_speaking_caller_arrives_then_the_de
     assert await page.input_value("#draft [name=location]") == "蜀山区黄山路88号"
     await page.wait_for_selector("#deadline:not(:empty)")
     await page.click("#btn-dispatch")
-    await page.wait_for_selector("#ticket-result[data-number]", timeout=10_000)
+    await page.wait_for_selector("#ticket-result:not(:empty)", timeout=10_000)
     number = await page.get_attribute("#ticket-result", "data-number")
+    assert number, await page.inner_text("#ticket-result")
     assert await page.is_disabled("#btn-dispatch"), "one call, one ticket: no second click"
     await desk.shot("desk-dispatched")
 

@@ -9,7 +9,6 @@
   const cfg = JSON.parse(cfgEl.dataset.config);
   const M = cfg.messages;
   const en = cfg.locale === "en";
-  const csrf = document.body.dataset.csrf || "";
   const $ = (id) => document.getElementById(id);
   const fmt = (s, vals) => String(s).replace(/\{(\w+)\}/g, (_, k) => String(vals[k] ?? ""));
   const pct = (v) => (v == null ? "—" : `${(v * 100).toFixed(1)}%`);
@@ -18,21 +17,14 @@
   let loading = false;
   let again = false;
 
-  async function api(method, url, body) {
-    const opt = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
-    if (body !== undefined) {
-      opt.headers["Content-Type"] = "application/json";
-      opt.body = JSON.stringify(body);
+  const api = async (method, url, body) => {
+    try {
+      return await window.hotline.api(method, url, body, "/board");
+    } catch (err) {
+      if (err.message === "error") err.message = M.error;
+      throw err;
     }
-    const r = await fetch(url, opt);
-    if (r.status === 401) {
-      location.href = "/login?next=%2Fboard";
-      throw new Error("signed out");
-    }
-    const data = (r.headers.get("Content-Type") || "").includes("json") ? await r.json() : null;
-    if (!r.ok) throw new Error((data && data.message) || M.error);
-    return data;
-  }
+  };
   const cell = (tr, text, cls) => {
     const td = document.createElement("td");
     td.textContent = text;

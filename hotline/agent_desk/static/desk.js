@@ -8,7 +8,6 @@
   const cfg = JSON.parse(cfgEl.dataset.config);
   if (!cfg.has_seat) return;
   const M = cfg.messages;
-  const csrf = document.body.dataset.csrf || "";
   const $ = (id) => document.getElementById(id);
   const fmt = (s, vals) => String(s).replace(/\{(\w+)\}/g, (_, k) => String(vals[k] ?? ""));
   const form = $("draft");
@@ -25,26 +24,14 @@
   let lastKbText = "";
 
   // -- talking to the server ---------------------------------------------------------------
-  async function api(method, url, body) {
-    const opt = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
-    if (body !== undefined) {
-      opt.headers["Content-Type"] = "application/json";
-      opt.body = JSON.stringify(body);
-    }
-    const r = await fetch(url, opt);
-    if (r.status === 401) {
-      location.href = "/login?next=%2Fdesk";
-      throw new Error("signed out");
-    }
-    const type = r.headers.get("Content-Type") || "";
-    const data = type.includes("json") ? await r.json() : await r.text();
-    if (!r.ok) {
-      const err = new Error((data && data.message) || M.error);
-      err.data = data;
+  const api = async (method, url, body) => {
+    try {
+      return await window.hotline.api(method, url, body, "/desk");
+    } catch (err) {
+      if (err.message === "error") err.message = M.error;
       throw err;
     }
-    return data;
-  }
+  };
   const now = () => Date.now() / 1000 + skew;
   const eventTime = (e) => {
     const ms = parseInt(String(e.lastEventId || "").split("-")[0], 10);
