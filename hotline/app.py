@@ -22,7 +22,6 @@ from aiohttp import web
 
 from .agent_desk import events
 from .agent_desk import setup as desk_setup
-from .agent_desk.access import auth_middleware
 from .agent_desk.http import add_routes, error_middleware
 from .agent_desk.pages import security_headers
 from .asr import http as asr_http
@@ -40,6 +39,7 @@ from .telephony.hooks import CallHooks
 from .tickets import http as ticket_http
 from .tickets import portal_http
 from .tickets import setup as tickets_setup
+from .web.access import auth_middleware
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,12 @@ from ..keys import AMI, ARI, CONTROLLER, IVR, SETTINGS, STORE, TICKETS
 from ..metrics.figures import Counts
 from ..queue.models import Operator, OperatorState, Task
 from ..roles import Role
+from ..web.access import add, roles
+from ..web.common import actor, json_response, read_body
 from . import board_data as bd
 from . import i18n
-from .access import add, roles
 from .events import HUB
 from .pages import locale_of
-from .web import actor, json_response, read_body
 
 if TYPE_CHECKING:
     from ..telephony.stasis import StasisController

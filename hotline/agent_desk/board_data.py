@@ -15,27 +15,15 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, Float, String, column, select, table
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..metrics.figures import Counts, count, figures
 from ..queue.models import Operator, OperatorState
 from ..queue.sla import required_agents, service_level
+from ..tickets.schema import calls
 
 WINDOWS = ("today", "last_15m", "interval_30m")
-# The columns of hotline.tickets.schema's ``calls`` the board reads, named here rather than
-# imported (tickets imports the web layer's helpers: an import would make a package cycle).
-# Times are stored as naive UTC.
-calls = table(
-    "calls",
-    column("started_at", DateTime()),
-    column("answered_at", DateTime()),
-    column("queue", String()),
-    column("line", String()),
-    column("outcome", String()),
-    column("wait_s", Float()),
-    column("talk_s", Float()),
-)
 ALL = "*"  # the key of the every-queue, every-line total
 
 
@@ -213,18 +201,14 @@ def alerts(
     return out
 
 
-def _epoch(value: datetime | str | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC).timestamp()
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()  # the schema's times are aware UTC
 
 
 async def read_calls(engine: AsyncEngine, since: float) -> tuple[list[CallRow], list[float]]:
     """The call records started since ``since`` (epoch s), and the talk times of the answered
     ones (for the mean handle time)."""
-    start = datetime.fromtimestamp(since, UTC).replace(tzinfo=None)
+    start = datetime.fromtimestamp(since, UTC)
     q = select(
         calls.c.started_at,
         calls.c.queue,

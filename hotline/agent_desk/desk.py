@@ -21,12 +21,12 @@ from ..errors import HotlineError
 from ..keys import CONTROLLER, PANELS, SETTINGS, STORE, TICKETS
 from ..queue.models import OperatorState
 from ..roles import Role
+from ..web.access import add, roles
+from ..web.common import actor, json_response, read_body
 from . import i18n
-from .access import add, roles
 from .events import HUB
 from .pages import locale_of
 from .panels import for_role
-from .web import actor, json_response, read_body
 
 LIVE_STATES = (OperatorState.RESERVED, OperatorState.ON_CALL, OperatorState.WRAP_UP)
 OPERATORS = roles(Role.OPERATOR)

@@ -17,10 +17,10 @@ from aiohttp import web
 from ..errors import HotlineError
 from ..keys import STORE
 from ..roles import HOTLINE_ROLES, Role
-from .access import ACTIVE, COOKIE, SESSIONS, ActiveCache, roles
+from ..web.access import ACTIVE, COOKIE, SESSIONS, ActiveCache, roles
+from ..web.common import AUTH, SESSION, actor
+from ..web.openapi import Op, Param
 from .hub import EventFilter, EventHub, Subscriber, parse, stream_id
-from .openapi import Op, Param
-from .web import AUTH, SESSION, actor
 
 KEEPALIVE_MS = 15_000
 

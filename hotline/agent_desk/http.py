@@ -16,9 +16,9 @@ from ..errors import Forbidden, HotlineError
 from ..keys import AMI, ARI, CONTROLLER, LOOP_LAG, METRICS, REDIS, ROUTER, SETTINGS, STORE
 from ..queue.models import OperatorState
 from ..roles import DECIDING_ROLES, HOTLINE_ROLES, Role
-from .access import PUBLIC, add, roles, rule_for
+from ..web.access import PUBLIC, add, roles, rule_for
+from ..web.common import actor
 from .pages import page_context
-from .web import actor
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

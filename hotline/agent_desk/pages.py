@@ -22,8 +22,7 @@ from ..errors import HotlineError
 from ..keys import ROUTER, SETTINGS, STORE
 from ..queue.models import OperatorState
 from ..roles import Role
-from . import i18n
-from .access import (
+from ..web.access import (
     COOKIE,
     CSRF_FIELD,
     EVERYONE,
@@ -36,8 +35,9 @@ from .access import (
     identify,
     roles,
 )
-from .sessions import LoginLimiter
-from .web import AUTH, SESSION, actor
+from ..web.common import AUTH, SESSION, actor
+from ..web.sessions import LoginLimiter
+from . import i18n
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent

@@ -22,10 +22,10 @@ from aiohttp import web
 from ..errors import Forbidden
 from ..keys import PORTAL, SETTINGS
 from ..roles import Role
+from ..web.access import add, roles
+from ..web.common import actor
 from . import i18n
-from .access import add, roles
 from .pages import locale_of
-from .web import actor
 
 PAGE = roles(Role.DEPARTMENT, page=True)
 DEPARTMENT = roles(Role.DEPARTMENT)

@@ -13,7 +13,8 @@ from aiohttp import web
 
 from ..config import Settings
 from ..keys import HOOKS, PANELS, REDIS, STORE, TICKETS
-from .access import ACTIVE, SESSIONS, ActiveCache
+from ..web.access import ACTIVE, SESSIONS, ActiveCache
+from ..web.sessions import LoginLimiter, SessionStore, Throttle
 from .board import add_board
 from .desk import add_desk
 from .events import HUB
@@ -21,7 +22,6 @@ from .hub import EventHub
 from .pages import LIMITER, add_pages
 from .panels import PanelStore, make_panel
 from .portal import add_portal
-from .sessions import LoginLimiter, SessionStore, Throttle
 from .wallboard import add_wallboard
 
 log = logging.getLogger(__name__)

@@ -19,11 +19,11 @@ from aiohttp import web
 from ..keys import SETTINGS, STORE, TICKETS
 from ..metrics.figures import Counts, figures
 from ..roles import DECIDING_ROLES
+from ..web.access import add, roles
+from ..web.common import json_response
 from . import i18n
-from .access import add, roles
 from .pages import locale_of
 from .wallboard_reads import WallboardReads
-from .web import json_response
 
 WALLBOARD: web.AppKey[WallboardReads] = web.AppKey("wallboard_reads", WallboardReads)
 WATCHERS = roles(DECIDING_ROLES)

@@ -21,13 +21,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, Float, Integer, String, and_, column, func, or_, select, table
-from sqlalchemy.engine import Dialect
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.types import TypeDecorator
 
 from ..errors import HotlineError
 from ..metrics.figures import count
+from ..tickets.schema import calls as CALLS
+from ..tickets.schema import tickets as TICKETS
 from . import wallboard_data as wd
 
 log = logging.getLogger(__name__)
@@ -35,42 +35,6 @@ HOUR = timedelta(hours=1)
 WEEK = timedelta(days=7)
 WORDS_PER_READ = 500  # texts segmented per refresh at most; the rest on the next ones
 TEXT_CHARS = 500
-
-
-class _Utc(TypeDecorator[datetime]):
-    """The ticket tables' times: naive UTC in the database, aware here."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC)
-
-
-# The columns read, named here rather than imported: the ticket package builds on this one
-# (its routes use the access rules), so this one does not import it back.
-CALLS = table(
-    "calls",
-    column("id", Integer),
-    column("started_at", _Utc()),
-    column("wait_s", Float),
-    column("outcome", String),
-    column("transcript", String),
-)
-TICKETS = table(
-    "tickets",
-    column("id", Integer),
-    column("category", String),
-    column("content", String),
-    column("created_at", _Utc()),
-)
 
 
 class WallboardUnavailable(HotlineError):

@@ -9,15 +9,15 @@ import json
 from aiohttp import web
 from sqlalchemy import select
 
-from hotline.agent_desk.access import roles
-from hotline.agent_desk.openapi import Op, Param
-from hotline.agent_desk.web import json_response
 from hotline.errors import HotlineError
 from hotline.keys import TICKETS as SERVICES
 from hotline.keys import TRANSCRIBER
 from hotline.roles import HOTLINE_ROLES
 from hotline.tickets import schema as t
 from hotline.tickets.exceptions import InvalidInput
+from hotline.web.access import roles
+from hotline.web.common import json_response
+from hotline.web.openapi import Op, Param
 
 
 class TranscriptNotFound(HotlineError):

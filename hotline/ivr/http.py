@@ -7,13 +7,13 @@ import re
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from hotline.agent_desk.access import EVERYONE, roles
-from hotline.agent_desk.openapi import Op, Param
-from hotline.agent_desk.web import json_response, read_body
 from hotline.errors import HotlineError
 from hotline.ivr.runtime import IvrRuntime
 from hotline.keys import IVR
 from hotline.roles import Role
+from hotline.web.access import EVERYONE, roles
+from hotline.web.common import json_response, read_body
+from hotline.web.openapi import Op, Param
 
 SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 FLAG_NAME = re.compile(r"[\w-]{1,64}")

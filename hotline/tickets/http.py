@@ -17,10 +17,6 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from hotline.agent_desk.access import EVERYONE, SIGNED, roles
-from hotline.agent_desk.openapi import Api, Op, Param
-from hotline.agent_desk.web import AUTH, json_response, read_body
-from hotline.agent_desk.web import actor as web_actor
 from hotline.keys import PANELS, STORE, TICKETS
 from hotline.tickets import schema as t
 from hotline.tickets import schemas as sc
@@ -38,6 +34,10 @@ from hotline.tickets.models import (
 from hotline.tickets.portal import may_see
 from hotline.tickets.services import TicketServices
 from hotline.tickets.sync import SIGNATURE, TIMESTAMP, verify_signature
+from hotline.web.access import EVERYONE, SIGNED, roles
+from hotline.web.common import AUTH, json_response, read_body
+from hotline.web.common import actor as web_actor
+from hotline.web.openapi import Api, Op, Param
 
 log = logging.getLogger(__name__)
 CALL_RECORD_TRIES = 4  # × 0.25 s for a just-ended call's record

@@ -15,10 +15,6 @@ from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 
-from hotline.agent_desk.access import EVERYONE, roles
-from hotline.agent_desk.openapi import Op, Param
-from hotline.agent_desk.web import actor as web_actor
-from hotline.agent_desk.web import json_response
 from hotline.config import Settings
 from hotline.keys import PORTAL, SETTINGS, TICKETS
 from hotline.tickets.attachments import (
@@ -32,6 +28,10 @@ from hotline.tickets.exceptions import Forbidden, IllegalTransition, InvalidInpu
 from hotline.tickets.models import Role, Status
 from hotline.tickets.portal import HANDLING, Portal, may_see, subtree
 from hotline.tickets.scorecard import Scorecards
+from hotline.web.access import EVERYONE, roles
+from hotline.web.common import actor as web_actor
+from hotline.web.common import json_response
+from hotline.web.openapi import Op, Param
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the one file
 

@@ -12,7 +12,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from hotline.agent_desk.access import auth_middleware
 from hotline.agent_desk.http import error_middleware
 from hotline.tickets import http as ticket_http
 from hotline.tickets.db import make_engine
@@ -20,6 +19,7 @@ from hotline.tickets.directory import Directory
 from hotline.tickets.kb import KnowledgeBase
 from hotline.tickets.services import TicketServices
 from hotline.tickets.sync import SIGNATURE, TIMESTAMP, sign
+from hotline.web.access import auth_middleware
 from tests.conftest import TicketEnv, free_port
 
 SECRET = "s3cret-for-tests"

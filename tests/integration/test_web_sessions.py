@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from hotline.agent_desk import access
 from hotline.keys import TICKETS
 from hotline.roles import Role
+from hotline.web import access
 from tests.conftest import ADMIN, Server, make_settings, seats
 from tests.integration.test_access_table import (
     PASSWORD,

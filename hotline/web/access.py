@@ -21,8 +21,8 @@ from aiohttp import web
 
 from ..errors import Forbidden, HotlineError, Unauthorized
 from ..roles import Actor, Role
+from .common import ACTOR, AUTH, SESSION
 from .sessions import SessionStore, WebSession
-from .web import ACTOR, AUTH, SESSION
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
