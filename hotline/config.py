@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     board_queue_waiting_max: int = 5  # the board warns when a queue has more callers waiting
     board_stuck_not_ready_s: float = 900.0  # an operator not ready longer is shown stuck
     board_stuck_wrapup_s: float = 120.0  # ... or in wrap-up longer
+    # the supervisors' own phones: coaching rings one of these (or an operator's seat),
+    # never an endpoint typed in at will, so no call's audio can be sent off the premises
+    supervisor_endpoints: list[str] = Field(default_factory=list)
     short_abandon_seconds: float = 5.0
     widening_steps_s: list[float] = Field(default_factory=lambda: [5.0, 10.0])
     operator_order: Literal["longest_idle", "round_robin", "least_calls", "least_talk"] = (

@@ -9,6 +9,7 @@ seat) and ``PUT /api/ivr/flags/{name}``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import asdict
@@ -249,8 +250,29 @@ async def build_snapshot(app: web.Application, now: float) -> dict[str, Any]:
     }
 
 
+class SnapshotCache:
+    """One snapshot a second for every board this instance serves: each open board asks on
+    every call or seat event and every 5 s, and a snapshot reads the day's call records."""
+
+    def __init__(self, ttl_s: float = 1.0) -> None:
+        self.ttl_s = ttl_s
+        self.value: dict[str, Any] | None = None
+        self.at = 0.0
+        self.lock = asyncio.Lock()
+
+    async def get(self, app: web.Application) -> dict[str, Any]:
+        async with self.lock:
+            now = time.monotonic()
+            if self.value is None or now - self.at >= self.ttl_s:
+                self.value, self.at = await build_snapshot(app, time.time()), now
+            return self.value
+
+
+SNAPSHOTS: web.AppKey[SnapshotCache] = web.AppKey("board_snapshots", SnapshotCache)
+
+
 async def snapshot(request: web.Request) -> web.Response:
-    return json_response(await build_snapshot(request.app, time.time()))
+    return json_response(await request.app[SNAPSHOTS].get(request.app))
 
 
 def _controller(app: web.Application) -> StasisController:
@@ -278,6 +300,7 @@ async def stop_coach(request: web.Request) -> web.Response:
 
 
 def add_board(app: web.Application) -> None:
+    app[SNAPSHOTS] = SnapshotCache()
     add(app, "GET", "/board", board_page, roles(Role.SUPERVISOR, Role.ADMIN, page=True))
     add(app, "GET", "/board/snapshot", snapshot, SUPERVISING)
     add(app, "POST", "/api/calls/{call_id}/coach", coach, SUPERVISING)

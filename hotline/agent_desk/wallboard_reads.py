@@ -3,8 +3,8 @@
 Call records (written when each call ends) and tickets, through the ticket engine. The last
 four same weekdays do not change during a day, so their half-hour counts (and a week ago's
 call times, for the surge) are read once a day; today's calls and topics at most every
-``ttl_s`` (one range read of ``calls.started_at``, which has no index yet: about 0.1 s on
-SQLite with a million records). Hot words come from the tickets and the call descriptions
+``ttl_s`` (one range read of ``calls.started_at``, indexed since migration 0005). Hot
+words come from the tickets and the call descriptions
 (the caller's words recorded while waiting, at the head of the call's transcript) that are
 new since the last read, each text segmented once a day, at most every ``words_ttl_s``.
 If the database fails, the last good figures are shown marked stale.

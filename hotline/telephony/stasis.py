@@ -30,7 +30,7 @@ from . import session as s
 from .ari import AriClient
 from .coaching import Coaching
 from .desk_controls import DeskControls
-from .exceptions import AriError
+from .exceptions import AriError, CallControlRefused
 from .hooks import CallHooks
 from .reconcile import reconcile, restore
 from .records import COACH_PREFIX, TAP_PREFIXES
@@ -152,6 +152,16 @@ class StasisController:
         if mode == "stop":
             stopped = await self.coaching.stop(call_id)
             return json.dumps({"call_id": call_id, "stopped": stopped})
+        allowed = {
+            *self.settings.supervisor_endpoints,
+            *(o.endpoint for o in self.settings.operators),
+        }
+        if seat not in allowed:
+            raise CallControlRefused(
+                "that phone is not a supervisor's or an operator's seat here "
+                "(HOTLINE_SUPERVISOR_ENDPOINTS lists the supervisors' phones)",
+                seat=seat,
+            )
         sess = await self.coaching.start(call_id, mode, seat, supervisor)
         return json.dumps(sess.describe())
 

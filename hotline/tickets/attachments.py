@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import secrets
+import unicodedata
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,7 +82,7 @@ def check_name(filename: str, allowed: frozenset[str]) -> str:
     name = filename.strip()
     if not name or len(name) > 200:
         raise AttachmentInvalid("a file needs a name of 1 to 200 characters")
-    if any(c in name for c in "/\\:") or any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if any(c in name for c in "/\\:") or any(_unprintable(c) for c in name):
         raise AttachmentInvalid("a file name must not contain a path", filename=name[:80])
     if name in (".", "..") or name.startswith("."):
         raise AttachmentInvalid("a file name must not start with a dot", filename=name[:80])
@@ -243,3 +244,9 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
         "at": at.isoformat() if isinstance(at, datetime) else at,
         "url": f"/api/attachments/{row['id']}",
     }
+
+
+def _unprintable(c: str) -> bool:
+    """Control, format (the bidi overrides that make 报告\u202efdp.exe look like a PDF) and
+    line or paragraph separators."""
+    return unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")

@@ -78,7 +78,8 @@ async def _may_see(request: web.Request, actor: Actor, ticket: dict[str, Any]) -
     if actor.role is not Role.DEPARTMENT:
         return
     if not may_see(actor, ticket, await request.app[SERVICES].directory.tree()):
-        raise Forbidden("this ticket is not handled by your department")
+        # as a missing one: walking numbers tells a department nothing
+        raise TicketNotFound("no such ticket", number=ticket["number"])
 
 
 # -- tickets -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from hotline.tickets import schema as t
 from hotline.tickets.attachments import AttachmentStore
 from hotline.tickets.calendar import WorkCalendar
-from hotline.tickets.exceptions import Forbidden
+from hotline.tickets.exceptions import TicketNotFound
 from hotline.tickets.models import Actor, Role, Status
 from hotline.tickets.services import TicketService
 from hotline.tickets.store import ticket_view
@@ -125,10 +125,11 @@ class Portal:
         return out
 
     async def visible(self, actor: Actor, number: str) -> dict[str, Any]:
-        """The ticket, if the actor may see it (else the ticket API's own refusal)."""
+        """The ticket, if the actor may see it. Another department's ticket is "not found",
+        as a missing one is: walking numbers tells nobody which exist."""
         ticket = await self.tickets.get(number)
         if not may_see(actor, ticket, await self.tree()):
-            raise Forbidden("this ticket is not handled by your department")
+            raise TicketNotFound("no such ticket", number=number)
         return ticket
 
     async def ticket(self, actor: Actor, number: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ TOTAL = '#groups tr[data-key="*"]'
 
 
 async def _server(standin: Any, redis_url: str, server_factory: Any, **over: Any) -> Any:
+    over.setdefault("supervisor_endpoints", ["PJSIP/2001"])  # the supervisor's own phone
     srv = await server_factory(make_settings(standin, redis_url, **over))
     directory = srv.app[TICKETS].directory
     await directory.add_user("banzhang", Role.SUPERVISOR, name="班长甲")

@@ -124,8 +124,11 @@ async def test_given_two_departments_then_each_sees_only_its_own_tickets_files_a
 
     status, inbox, _ = await c.get("shuiwu", "/portal/inbox")
     assert status == 200 and water_t.encode() in inbox and gas_t.encode() not in inbox
-    assert (await c.get("shuiwu", f"/portal/tickets/{gas_t}"))[0] == 403
-    assert (await c.get("shuiwu", f"/api/tickets/{gas_t}/attachments"))[0] == 403
+    # another department's ticket answers as a missing one does: numbers cannot be walked
+    assert (await c.get("shuiwu", f"/portal/tickets/{gas_t}"))[0] == 404
+    assert (await c.get("shuiwu", f"/api/tickets/{gas_t}/attachments"))[0] == 404
+    assert (await c.get("shuiwu", f"/api/tickets/{gas_t}"))[0] == 404
+    assert (await c.get("shuiwu", "/api/tickets/2099010199999"))[0] == 404
     # Guessing ids: only water's own file opens; gas's answers as if it did not exist.
     seen = {}
     for guess in range(1, max(gas_file["id"], water_file["id"]) + 5):
@@ -140,7 +143,7 @@ async def test_given_two_departments_then_each_sees_only_its_own_tickets_files_a
     assert (await c.get("shuiwu", f"/api/departments/{c.depts['water']}/scorecard"))[0] == 200
     assert (await c.get("shuiwu", f"/api/departments/{c.depts['water-east']}/scorecard"))[0] == 200
     # The street unit sees neither its parent's tickets nor its scorecard.
-    assert (await c.get("dongqu", f"/portal/tickets/{water_t}"))[0] == 403
+    assert (await c.get("dongqu", f"/portal/tickets/{water_t}"))[0] == 404
     assert (await c.get("dongqu", f"/api/departments/{c.depts['water']}/scorecard"))[0] == 403
     # The hotline sees every ticket's files.
     status, got, ctype = await c.get("paidan", f"/api/attachments/{gas_file['id']}")

@@ -54,6 +54,9 @@ def test_given_a_plain_name_of_an_allowed_type_then_its_extension(name: str, ext
         "..",
         "a\x00.pdf",
         "a\nb.pdf",
+        "报告\u202efdp.exe.pdf",  # a right-to-left override: it would read as 报告exe.pdf…
+        "a\x85b.pdf",  # a C1 control
+        "a\u2028b.pdf",  # a line separator
         "",
         " ",
         "x" * 201 + ".pdf",

@@ -20,7 +20,11 @@ SUPERVISOR_SEAT = "PJSIP/2001"
 async def _connected_call(standin: Any, redis_url: str, server_factory: Any) -> tuple[Any, Any]:
     add_seats(standin, 1)
     add_seats(standin, 1, first=2001)  # the supervisor's own phone
-    srv = await server_factory(make_settings(standin, redis_url, operators=seats(1)))
+    srv = await server_factory(
+        make_settings(
+            standin, redis_url, operators=seats(1), supervisor_endpoints=[SUPERVISOR_SEAT]
+        )
+    )
     await ready_all(srv, ["1001"])
     caller = standin.sim.incoming_call("13800138000", "12345")
     await asyncio.wait_for(caller.bridged_with_agent.wait(), 5)
@@ -128,6 +132,12 @@ async def test_given_no_such_call_or_a_bad_seat_then_coaching_is_refused(
         srv, "POST", f"/api/calls/{caller.id}/coach", {"mode": "spy", "seat": SUPERVISOR_SEAT}
     )
     assert status == 422
+    # a well-formed endpoint that is no supervisor's or operator's phone: the call's audio
+    # is never sent there
+    status, body = await _api(
+        srv, "POST", f"/api/calls/{caller.id}/coach", {"mode": "listen", "seat": "PJSIP/outside"}
+    )
+    assert status == 409 and "supervisor" in body["message"], body
     assert standin.sim.snoops == []
 
 
@@ -141,7 +151,13 @@ async def test_given_the_supervisors_phone_is_not_answered_then_the_snoop_is_tak
     add_seats(standin, 1)
     standin.sim.add_endpoint("2001", SeatScript(answer_prob=0.0))
     srv = await server_factory(
-        make_settings(standin, redis_url, operators=seats(1), ring_timeout_s=1.0)
+        make_settings(
+            standin,
+            redis_url,
+            operators=seats(1),
+            ring_timeout_s=1.0,
+            supervisor_endpoints=[SUPERVISOR_SEAT],
+        )
     )
     await ready_all(srv, ["1001"])
     caller = standin.sim.incoming_call("13800138000", "12345")
@@ -166,9 +182,19 @@ async def test_given_two_servers_when_the_other_gets_a_whisper_then_the_owner_do
     forwarded through Redis to the owner, which snoops and rings, and stops it later."""
     add_seats(standin, 1)
     add_seats(standin, 1, first=2001)
-    owner = await server_factory(make_settings(standin, redis_url, operators=seats(1)))
+    owner = await server_factory(
+        make_settings(
+            standin, redis_url, operators=seats(1), supervisor_endpoints=[SUPERVISOR_SEAT]
+        )
+    )
     other = await server_factory(
-        make_settings(standin, redis_url, operators=seats(1), ari_app="hotline-b")
+        make_settings(
+            standin,
+            redis_url,
+            operators=seats(1),
+            ari_app="hotline-b",
+            supervisor_endpoints=[SUPERVISOR_SEAT],
+        )
     )
     await ready_all(owner, ["1001"])
     caller = standin.sim.incoming_call("13800138000", "12345")
