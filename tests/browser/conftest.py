@@ -3,6 +3,8 @@ a signed-in desk against the real server. Screenshots land in var/artifacts/brow
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,6 +28,7 @@ ARGS = [
     "--disable-sync",
 ]
 PASSWORD = "correct-horse-9"
+CLOSE_TIMEOUT_S = 20.0
 
 
 @pytest.fixture
@@ -35,10 +38,15 @@ async def browser() -> AsyncIterator[Any]:
     if not shutil.which(CHROMIUM):
         pytest.fail("Chromium is needed for the browser tests (apt-get install chromium)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    p = await async_playwright().start()
+    b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    try:
         yield b
-        await b.close()
+    finally:
+        # A browser that hangs while closing (seen once under load) must not hold the run.
+        for closing in (b.close, p.stop):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(closing(), CLOSE_TIMEOUT_S)
 
 
 class Desk:
@@ -76,7 +84,8 @@ async def desk_tab(browser: Any) -> AsyncIterator[Any]:
 
     yield open_tab
     for ctx in contexts:
-        await ctx.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ctx.close(), CLOSE_TIMEOUT_S)
 
 
 class FlakyProxy:
