@@ -26,15 +26,14 @@ async def _events(srv: Any, kind: str) -> list[dict[str, Any]]:
     ]
 
 
-async def test_given_a_recorded_description_when_transcribed_then_desk_and_draft_get_it(
-    standin, redis_url, server_factory, model_path, say, tmp_path: Path
-) -> None:
+def _describing_settings(
+    standin: Any, redis_url: str, model_path: str, tmp_path: Path, **over: Any
+) -> Any:
+    """Every waiting caller is invited to describe at once; recordings land in tmp_path."""
     standin.sim.recordings_dir = str(tmp_path)
-    add_seats(standin, 1)
-    settings = make_settings(
+    return make_settings(
         standin,
         redis_url,
-        operators=seats(1),
         describe_after_s=0.2,
         describe_min_wait_s=0,
         announce_first_s=0,
@@ -42,14 +41,28 @@ async def test_given_a_recorded_description_when_transcribed_then_desk_and_draft
         asr_workers=1,
         asr_model=model_path,
         recordings_dir=str(tmp_path),
+        **over,
     )
-    srv = await server_factory(settings)
-    wav = say("您好，请问有什么可以帮您。")
-    caller = standin.sim.incoming_call("13800000201", "12345", speech=str(wav))
+
+
+async def _describe(standin: Any, number: str, wav: Any, speak_s: float) -> tuple[Any, str]:
+    """A caller who says ``wav`` while recorded, for ``speak_s``; the recording's name."""
+    caller = standin.sim.incoming_call(number, "12345", speech=str(wav))
     name = f"describe-{caller.id}"
     await wait_for(lambda: name in standin.sim.live_recordings, what="recording the caller")
-    await asyncio.sleep(4.5)  # the caller speaks
+    await asyncio.sleep(speak_s)  # the caller speaks
     standin.sim.stop_recording(name)
+    return caller, name
+
+
+async def test_given_a_recorded_description_when_transcribed_then_desk_and_draft_get_it(
+    standin, redis_url, server_factory, model_path, say, tmp_path: Path
+) -> None:
+    add_seats(standin, 1)
+    settings = _describing_settings(standin, redis_url, model_path, tmp_path, operators=seats(1))
+    srv = await server_factory(settings)
+    wav = say("您好，请问有什么可以帮您。")
+    caller, name = await _describe(standin, "13800000201", wav, 4.5)
     assert (tmp_path / f"{name}.wav").exists()
     found = await wait_for(
         lambda: _events(srv, "transcript.description"), what="description transcribed", timeout=30
@@ -79,27 +92,12 @@ async def test_given_a_described_wage_claim_while_waiting_then_the_labour_seat_g
     hrss department), which the default table sends to the labour skill; the call is
     re-queued with labour first, the general skill behind it, and the labour seat answers
     although the general one has been free longer."""
-    standin.sim.recordings_dir = str(tmp_path)
     add_seats(standin, 2)
-    settings = make_settings(
-        standin,
-        redis_url,
-        operators=[*seats(1, {"general": 3}), *seats(1, {"labour": 3}, first=1002)],
-        describe_after_s=0.2,
-        describe_min_wait_s=0,
-        announce_first_s=0,
-        asr_enabled=True,
-        asr_workers=1,
-        asr_model=model_path,
-        recordings_dir=str(tmp_path),
-    )
+    operators = [*seats(1, {"general": 3}), *seats(1, {"labour": 3}, first=1002)]
+    settings = _describing_settings(standin, redis_url, model_path, tmp_path, operators=operators)
     srv = await server_factory(settings)
     wav = say("公司拖欠工资三个月了，老板不见了。")
-    caller = standin.sim.incoming_call("13800000202", "12345", speech=str(wav))
-    name = f"describe-{caller.id}"
-    await wait_for(lambda: name in standin.sim.live_recordings, what="recording the caller")
-    await asyncio.sleep(5.0)  # the caller speaks
-    standin.sim.stop_recording(name)
+    caller, _ = await _describe(standin, "13800000202", wav, 5.0)
     requeued = await wait_for(
         lambda: _events(srv, "call.requeued"), what="the call re-queued", timeout=30
     )
